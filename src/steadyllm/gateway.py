@@ -1,0 +1,175 @@
+"""The engine: settings in, one folded request handler out.
+
+Used in-process (``async with Gateway.from_config(...) as gw``) and by the HTTP
+server, which is a thin edge around it. The stage list in ``_stages`` is the
+whole request path, outermost first.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from steadyllm.call import Call, Response
+from steadyllm.config import Settings, load_settings
+from steadyllm.errors import InternalError
+from steadyllm.openai_request import check_chat_request, check_embeddings_request, take_metadata
+from steadyllm.pipeline import Handler, Stage, fold
+from steadyllm.recording import RecordWriter
+from steadyllm.routing import Router
+from steadyllm.stages.auth import AuthStage
+from steadyllm.stages.provider import call_provider
+from steadyllm.stages.record import RecordStage
+from steadyllm.stores import Stores, open_stores
+
+__all__ = ["Gateway"]
+
+
+class Gateway:
+    """One gateway: its stores, providers, background workers and request path."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self._stores: Stores | None = None
+        self._router: Router | None = None
+        self._writer: RecordWriter | None = None
+        self._handler: Handler | None = None
+
+    @classmethod
+    def from_config(
+        cls, source: str | Path | Mapping[str, Any] | Settings | None = None
+    ) -> Gateway:
+        return cls(load_settings(source))
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._handler is not None:
+            return
+        self._stores = await open_stores(self.settings.store)
+        self._router = Router.from_settings(self.settings)
+        self._writer = RecordWriter(self._stores.records, self.settings.records)
+        self._writer.start()
+        self._handler = fold(self._stages(), call_provider)
+
+    def _stages(self) -> list[Stage]:
+        assert self._router is not None and self._writer is not None
+        from steadyllm.stages.route import RouteStage
+
+        return [
+            RecordStage(self._writer),
+            AuthStage(),
+            RouteStage(self._router),
+        ]
+
+    async def stop(self) -> None:
+        """Flush every record and release connections. In-flight calls must be done."""
+        if self._writer is not None:
+            await self._writer.stop(self.settings.server.shutdown_timeout)
+        if self._router is not None:
+            await self._router.aclose()
+        if self._stores is not None:
+            await self._stores.close()
+        self._handler = None
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- parts, for the server and the control plane ------------------------------------
+
+    @property
+    def stores(self) -> Stores:
+        if self._stores is None:
+            raise InternalError("the gateway is not started")
+        return self._stores
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            raise InternalError("the gateway is not started")
+        return self._router
+
+    @property
+    def records(self) -> RecordWriter:
+        if self._writer is None:
+            raise InternalError("the gateway is not started")
+        return self._writer
+
+    # --- the request path ----------------------------------------------------------------
+
+    def new_call(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> Call:
+        """Check ``body`` and wrap it in a call (raises ``InvalidRequest`` on bad input)."""
+        if kind == "embeddings":
+            check_embeddings_request(body)
+        else:
+            check_chat_request(body)
+        metadata = take_metadata(body)
+        call = Call(
+            request_id=request_id or f"req_{uuid.uuid4().hex}",
+            kind="embeddings" if kind == "embeddings" else "chat",
+            body=body,
+            headers=headers or {},
+            metadata=metadata,
+        )
+        return call
+
+    async def handle(self, call: Call) -> Response:
+        if self._handler is None:
+            raise InternalError("the gateway is not started")
+        return await self._handler(call)
+
+    # --- the in-process API ----------------------------------------------------------------
+
+    async def chat(
+        self, messages: list[dict[str, Any]], *, model: str, **params: Any
+    ) -> dict[str, Any]:
+        """A non-streamed chat completion through the whole pipeline (OpenAI body)."""
+        params.pop("stream", None)
+        call = self.new_call("chat", {"model": model, "messages": messages, **params})
+        response = await self.handle(call)
+        assert response.body is not None
+        return response.body
+
+    async def chat_stream(
+        self, messages: list[dict[str, Any]], *, model: str, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A streamed chat completion: OpenAI chunk dicts, usage last."""
+        body = {"model": model, "messages": messages, **params, "stream": True}
+        response = await self.handle(self.new_call("chat", body))
+        assert response.chunks is not None
+        async for chunk in response.chunks:
+            yield chunk
+
+    async def embeddings(self, input: str | list[str], *, model: str, **params: Any) -> dict[str, Any]:
+        call = self.new_call("embeddings", {"model": model, "input": input, **params})
+        response = await self.handle(call)
+        assert response.body is not None
+        return response.body
+
+    def models(self) -> list[dict[str, Any]]:
+        created = int(self.started_at)
+        return [
+            {"id": name, "object": "model", "created": created, "owned_by": "steadyllm"}
+            for name in self.router.routes
+        ]

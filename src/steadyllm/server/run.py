@@ -1,0 +1,101 @@
+"""Running the server: bind, serve, and on SIGTERM shut down without losing anything.
+
+Shutdown order: stop accepting connections, let in-flight requests finish (up to
+``server.shutdown_timeout``), then stop the gateway, which flushes every record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import socket
+from collections.abc import Callable
+
+from aiohttp import web
+
+from steadyllm.config import ConfigError, Settings
+from steadyllm.gateway import Gateway
+from steadyllm.server.app import INFLIGHT, create_app
+
+__all__ = ["check_bind", "serve", "serve_forever"]
+
+log = logging.getLogger("steadyllm.server")
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuse a non-loopback address without an admin key, unless told ``insecure``."""
+    if settings.server.admin_key is not None or settings.server.insecure:
+        return
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(
+            f"refusing to listen on {host} without server.admin_key: the control plane would be "
+            "open to the network. Set an admin key, or pass --insecure if you mean it."
+        )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    on_ready: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    check_bind(settings, host)
+    gateway = Gateway(settings)
+    app = create_app(gateway)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=settings.server.shutdown_timeout,
+    )
+    await runner.setup()
+    site: web.BaseSite
+    if sock is not None:
+        site = web.SockSite(runner, sock)
+    else:
+        site = web.TCPSite(runner, host, port, backlog=2048, reuse_address=True)
+    await site.start()
+    bound = port
+    server = getattr(site, "_server", None)
+    if server is not None and server.sockets:
+        bound = server.sockets[0].getsockname()[1]
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    log.info("steadyllm listening on http://%s:%d", host, bound)
+    if on_ready is not None:
+        on_ready(bound)
+    await stop.wait()
+    log.info("shutting down: no new connections; waiting for %d in-flight requests",
+             app[INFLIGHT].count)
+    await site.stop()
+    if not await app[INFLIGHT].wait_idle(settings.server.shutdown_timeout):
+        log.error("shutdown timeout: %d requests still in flight", app[INFLIGHT].count)
+    await runner.cleanup()  # closes connections, then stops the gateway (flushes records)
+    log.info("stopped; %d call records written", gateway.records.written)
+
+
+def serve_forever(settings: Settings, *, host: str, port: int,
+                  on_ready: Callable[[int], None] | None = None) -> None:
+    main = serve(settings, host=host, port=port, on_ready=on_ready)
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional on platforms without it
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
