@@ -172,6 +172,9 @@ def default_settings() -> Settings:
 # --- loading -----------------------------------------------------------------------
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}")
+# ``${VAR}`` is swapped for a plain-scalar placeholder before parsing, so it may stand
+# anywhere a value may (also inside ``{flow: mappings}``, where ``{`` would not parse).
+_PLACEHOLDER = re.compile(r"__steadyllm_env_(\d+)__")
 
 
 class _Located:
@@ -188,23 +191,18 @@ class _Located:
         return None
 
 
-def _interpolate(value: str, env: Mapping[str, str], where: str) -> str | None:
-    whole = _ENV_PATTERN.fullmatch(value)
-
-    def replace(match: re.Match[str]) -> str:
-        name, op, arg = match.group(1), match.group(2), match.group(3)
-        if name in env and env[name] != "":
-            return env[name]
-        if op == ":-":
-            return arg or ""
-        if op == ":?":
-            raise ConfigError(f"{where}: environment variable {name} is required: {arg}")
-        return ""
-
-    result = _ENV_PATTERN.sub(replace, value)
-    if whole and result == "" and whole.group(2) is None:
-        return None  # an unset ${VAR} standing alone means "not set"
-    return result
+def _interpolate(expression: str, env: Mapping[str, str], where: str) -> str | None:
+    """The value of one ``${...}`` expression; ``None`` for an unset bare ``${VAR}``."""
+    match = _ENV_PATTERN.fullmatch(expression)
+    assert match is not None
+    name, op, arg = match.group(1), match.group(2), match.group(3)
+    if env.get(name):
+        return env[name]
+    if op == ":-":
+        return arg or ""
+    if op == ":?":
+        raise ConfigError(f"{where}: environment variable {name} is required: {arg}")
+    return None
 
 
 def _construct(
@@ -213,25 +211,31 @@ def _construct(
     located: _Located,
     env: Mapping[str, str],
     source: str,
+    expressions: list[str],
 ) -> Any:
     located.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(yaml.safe_load(yaml.serialize(key_node)))
-            result[key] = _construct(value_node, (*path, key), located, env, source)
+            result[key] = _construct(value_node, (*path, key), located, env, source, expressions)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _construct(item, (*path, index), located, env, source)
+            _construct(item, (*path, index), located, env, source, expressions)
             for index, item in enumerate(node.value)
         ]
     assert isinstance(node, yaml.ScalarNode)
-    if isinstance(node.value, str) and "${" in node.value:
+    if isinstance(node.value, str) and _PLACEHOLDER.search(node.value):
         where = f"{_dotted(path)} ({source} line {node.start_mark.line + 1})"
-        text = _interpolate(node.value, env, where)
-        if text is None:
-            return None
+        values = [
+            _interpolate(expressions[int(m.group(1))], env, where)
+            for m in _PLACEHOLDER.finditer(node.value)
+        ]
+        if len(values) == 1 and _PLACEHOLDER.fullmatch(node.value) and values[0] is None:
+            return None  # an unset ${VAR} standing alone means "not set"
+        found = iter(values)
+        text = _PLACEHOLDER.sub(lambda _: next(found) or "", node.value)
         if node.style is None:  # plain scalars get YAML typing after interpolation
             return yaml.safe_load(text) if text else ""
         return text
@@ -288,11 +292,18 @@ def load_settings(
         except OSError as exc:
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
         name = str(path)
+    expressions: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        expressions.append(match.group(0))
+        return f"__steadyllm_env_{len(expressions) - 1}__"
+
+    text = _ENV_PATTERN.sub(hold, text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: not valid YAML: {exc}") from None
-    data = _construct(node, (), located, env, name) if node is not None else {}
+    data = _construct(node, (), located, env, name, expressions) if node is not None else {}
     settings = _validate(data, located, name)
     if not settings.models:
         settings = settings.model_copy(update={"models": default_settings().models})

@@ -122,9 +122,10 @@ class DataPlane:
         headers = response_headers(call, response)
         if response.chunks is None:
             assert response.body is not None
-            return _json(anthropic_format.openai_response_to_messages(response.body), headers)
+            translated = anthropic_format.openai_response_to_messages(response.body, model=call.model)
+            return _json(translated, headers)
         out = await start_sse(request, headers)
-        events = anthropic_format.openai_chunks_to_messages_events(response.chunks)
+        events = anthropic_format.openai_stream_to_messages(response.chunks, model=call.model)
         await _drain(response, write_anthropic_events(out, events))
         return out
 
