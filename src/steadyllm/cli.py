@@ -23,8 +23,12 @@ def _settings(config: Path | None) -> Settings:
 
 
 @click.group()
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 def main(log_level: str) -> None:
     """steadyllm: a reliability and lifecycle gateway for LLM applications."""
     logging.basicConfig(
@@ -33,12 +37,16 @@ def main(log_level: str) -> None:
 
 
 @main.command()
-@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
-              help="YAML config; without it, the embedded default (SQLite + simulator).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="YAML config; without it, the embedded default (SQLite + simulator).",
+)
 @click.option("--host", default=None, help="Overrides server.host (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Overrides server.port (default 8080).")
-@click.option("--insecure", is_flag=True,
-              help="Allow a non-loopback address without an admin key.")
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback address without an admin key.")
 def serve(config: Path | None, host: str | None, port: int | None, insecure: bool) -> None:
     """Run the gateway."""
     from steadyllm.server.run import serve_forever
@@ -53,8 +61,11 @@ def serve(config: Path | None, host: str | None, port: int | None, insecure: boo
     bind_host = host or server.host
     bind_port = server.port if port is None else port
     if config is None:
-        click.echo("steadyllm: no --config given; embedded default (SQLite file steadyllm.db, "
-                   "in-memory counters, models answered by the SIMULATED upstream).", err=True)
+        click.echo(
+            "steadyllm: no --config given; embedded default (SQLite file steadyllm.db, "
+            "in-memory counters, models answered by the SIMULATED upstream).",
+            err=True,
+        )
     try:
         serve_forever(
             settings,
@@ -86,15 +97,20 @@ def check_config(path: Path) -> None:
     if problems:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems))
     s = settings.server
-    click.echo(f"server: http://{s.host}:{s.port}  admin key: {'set' if s.admin_key else 'NOT SET'}"
-               f"  max body: {s.max_body_bytes} bytes")
+    click.echo(
+        f"server: http://{s.host}:{s.port}  admin key: {'set' if s.admin_key else 'NOT SET'}"
+        f"  max body: {s.max_body_bytes} bytes"
+    )
     click.echo(f"store: {settings.store.url}  counters: {settings.store.redis_url or 'in-memory'}")
     for model in settings.models:
         fallbacks = f"  -> fallbacks: {', '.join(model.fallbacks)}" if model.fallbacks else ""
         click.echo(f"model {model.name} ({model.kind}){fallbacks}")
         for d in model.deployments:
-            price = (f"${d.price.input_per_million}/${d.price.output_per_million} per M tokens"
-                     if d.price else "NO PRICE (calls recorded without cost)")
+            price = (
+                f"${d.price.input_per_million}/${d.price.output_per_million} per M tokens"
+                if d.price
+                else "NO PRICE (calls recorded without cost)"
+            )
             where = d.api_base or ("in-process simulator" if d.provider == "sim" else "default")
             click.echo(f"  - {d.provider}:{d.model} @ {where}  weight {d.weight:g}  {price}")
     click.echo("config OK")
@@ -118,13 +134,24 @@ def migrate(config: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9090, show_default=True, type=int)
-@click.option("--latency-ms", default=0.0, show_default=True, type=float,
-              help="Base latency of every answer.")
+@click.option(
+    "--latency-ms", default=0.0, show_default=True, type=float, help="Base latency of every answer."
+)
 @click.option("--jitter-ms", default=0.0, show_default=True, type=float)
-@click.option("--token-delay-ms", default=0.0, show_default=True, type=float,
-              help="Delay between streamed chunks.")
-@click.option("--error-rate", default=0.0, show_default=True, type=float,
-              help="Share of requests answered 500.")
+@click.option(
+    "--token-delay-ms",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Delay between streamed chunks.",
+)
+@click.option(
+    "--error-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of requests answered 500.",
+)
 @click.option("--rate-502", default=0.0, type=float)
 @click.option("--rate-503", default=0.0, type=float)
 @click.option("--rate-429", default=0.0, type=float)
@@ -135,26 +162,52 @@ def migrate(config: Path | None) -> None:
 @click.option("--malformed-rate", default=0.0, type=float)
 @click.option("--stream-cut-rate", default=0.0, type=float)
 @click.option("--seed", default=0, type=int)
-def sim(host: str, port: int, latency_ms: float, jitter_ms: float, token_delay_ms: float,
-        error_rate: float, rate_502: float, rate_503: float, rate_429: float, retry_after: float,
-        hang_rate: float, hang_seconds: float, reset_rate: float, malformed_rate: float,
-        stream_cut_rate: float, seed: int) -> None:
+def sim(
+    host: str,
+    port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    token_delay_ms: float,
+    error_rate: float,
+    rate_502: float,
+    rate_503: float,
+    rate_429: float,
+    retry_after: float,
+    hang_rate: float,
+    hang_seconds: float,
+    reset_rate: float,
+    malformed_rate: float,
+    stream_cut_rate: float,
+    seed: int,
+) -> None:
     """Run the SIMULATED upstream (OpenAI + Anthropic wire formats, scripted faults)."""
     from steadyllm.sim.faults import FaultPlan
     from steadyllm.sim.server import run_sim
 
     try:
         plan = FaultPlan(
-            latency_ms=latency_ms, jitter_ms=jitter_ms, token_delay_ms=token_delay_ms,
-            rate_500=error_rate, rate_502=rate_502, rate_503=rate_503, rate_429=rate_429,
-            retry_after=retry_after, hang_rate=hang_rate, hang_seconds=hang_seconds,
-            reset_rate=reset_rate, malformed_rate=malformed_rate,
-            stream_cut_rate=stream_cut_rate, seed=seed,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            token_delay_ms=token_delay_ms,
+            rate_500=error_rate,
+            rate_502=rate_502,
+            rate_503=rate_503,
+            rate_429=rate_429,
+            retry_after=retry_after,
+            hang_rate=hang_rate,
+            hang_seconds=hang_seconds,
+            reset_rate=reset_rate,
+            malformed_rate=malformed_rate,
+            stream_cut_rate=stream_cut_rate,
+            seed=seed,
         )
     except (TypeError, ValueError) as exc:
         raise click.ClickException(f"bad fault option: {exc}") from None
-    click.echo(f"steadyllm SIMULATED upstream on http://{host}:{port}/v1 "
-               "(not a real model; change faults with PUT /sim/faults)", err=True)
+    click.echo(
+        f"steadyllm SIMULATED upstream on http://{host}:{port}/v1 "
+        "(not a real model; change faults with PUT /sim/faults)",
+        err=True,
+    )
     run_sim(host, port, plan)
 
 

@@ -127,7 +127,9 @@ class Settings(_Strict):
                         f"(known: {', '.join(sorted(seen))})"
                     )
                 if fallback == model.name:
-                    raise ValueError(f"models[{index}].fallbacks: a model cannot fall back to itself")
+                    raise ValueError(
+                        f"models[{index}].fallbacks: a model cannot fall back to itself"
+                    )
         return self
 
     def model(self, name: str) -> ModelSettings | None:

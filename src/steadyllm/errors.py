@@ -235,7 +235,9 @@ class UpstreamFailure(GatewayError):
         if status == 429:
             body["error"]["type"] = "rate_limit_error"
         elif 400 <= status < 500:
-            body["error"]["type"] = "invalid_request_error" if status in (400, 404, 422) else (
-                "authentication_error" if status == 401 else "permission_error"
+            body["error"]["type"] = (
+                "invalid_request_error"
+                if status in (400, 404, 422)
+                else ("authentication_error" if status == 401 else "permission_error")
             )
         return body

@@ -24,6 +24,7 @@ from steadyllm.routing import Router
 from steadyllm.stages.auth import AuthStage
 from steadyllm.stages.provider import call_provider
 from steadyllm.stages.record import RecordStage
+from steadyllm.stages.route import RouteStage
 from steadyllm.stores import Stores, open_stores
 
 __all__ = ["Gateway"]
@@ -58,9 +59,8 @@ class Gateway:
         self._handler = fold(self._stages(), call_provider)
 
     def _stages(self) -> list[Stage]:
-        assert self._router is not None and self._writer is not None
-        from steadyllm.stages.route import RouteStage
-
+        assert self._router is not None
+        assert self._writer is not None
         return [
             RecordStage(self._writer),
             AuthStage(),
@@ -161,7 +161,9 @@ class Gateway:
         async for chunk in response.chunks:
             yield chunk
 
-    async def embeddings(self, input: str | list[str], *, model: str, **params: Any) -> dict[str, Any]:
+    async def embeddings(
+        self, input: str | list[str], *, model: str, **params: Any
+    ) -> dict[str, Any]:
         call = self.new_call("embeddings", {"model": model, "input": input, **params})
         response = await self.handle(call)
         assert response.body is not None

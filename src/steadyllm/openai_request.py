@@ -61,8 +61,10 @@ _CHAT_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (_is_int, "an integer"),
     "stop": (_stop, "a string or a list of up to 4 strings"),
     "user": (lambda v: isinstance(v, str), "a string"),
-    "tools": (lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v),
-              "a list of tool objects"),
+    "tools": (
+        lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v),
+        "a list of tool objects",
+    ),
     "tool_choice": (lambda v: isinstance(v, str | dict), "a string or an object"),
     "response_format": (_response_format, "an object with type text, json_object or json_schema"),
     "stream_options": (lambda v: isinstance(v, dict), "an object"),
@@ -115,16 +117,13 @@ def check_embeddings_request(body: Any) -> dict[str, Any]:
         raise InvalidRequest("The request body must be a JSON object.")
     _check_model(body)
     value = body.get("input")
-    valid = (
-        (isinstance(value, str) and value != "")
-        or (
-            isinstance(value, list)
-            and bool(value)
-            and (
-                all(isinstance(v, str) for v in value)
-                or all(_is_int(v) for v in value)
-                or all(isinstance(v, list) and all(_is_int(t) for t in v) for v in value)
-            )
+    valid = (isinstance(value, str) and value != "") or (
+        isinstance(value, list)
+        and bool(value)
+        and (
+            all(isinstance(v, str) for v in value)
+            or all(_is_int(v) for v in value)
+            or all(isinstance(v, list) and all(_is_int(t) for t in v) for v in value)
         )
     )
     if not valid:

@@ -9,6 +9,7 @@ everything that is left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 
@@ -77,18 +78,13 @@ class RecordWriter:
             if not self._buffer:
                 if self._closing:
                     return
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._settings.flush_interval)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
                 continue
             if backoff:
                 await asyncio.sleep(backoff)
-            if await self._write_batch():
-                backoff = 0.0
-            else:
-                backoff = min(max(backoff * 2, 0.2), 5.0)
+            backoff = 0.0 if await self._write_batch() else min(max(backoff * 2, 0.2), 5.0)
 
     async def _write_batch(self) -> bool:
         async with self._write_lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anthropic
 import openai
+import pytest
 
 from tests.gateway_thread import GatewayThread
 
@@ -29,7 +30,8 @@ def test_messages_non_stream_translates_an_openai_deployment(gateway: GatewayThr
         ],
     )
     assert text == expected.choices[0].message.content
-    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    assert message.usage.input_tokens > 0
+    assert message.usage.output_tokens > 0
 
 
 def test_messages_stream(gateway: GatewayThread) -> None:
@@ -59,13 +61,11 @@ async def test_messages_async(gateway: GatewayThread) -> None:
 
 def test_messages_error_is_anthropic_shaped(gateway: GatewayThread) -> None:
     client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0)
-    try:
+    with pytest.raises(anthropic.NotFoundError) as caught:
         client.messages.create(
             model="no-such-model", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
         )
-    except anthropic.NotFoundError as exc:
-        assert exc.body is not None
-        assert exc.body["type"] == "error"  # type: ignore[index]
-        assert exc.body["error"]["type"] == "not_found_error"  # type: ignore[index]
-    else:
-        raise AssertionError("expected a 404")
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "not_found_error"

@@ -81,11 +81,13 @@ def test_admin_routes_need_the_admin_key(small: GatewayThread) -> None:
 
 
 def test_upstream_garbage_is_502_and_serving_goes_on() -> None:
-    with SimThread(FaultPlan(malformed_rate=1.0)) as broken:
-        with GatewayThread(gateway_config(broken)) as gw:
-            assert_openai_error(post(gw, GOOD), 502)
-            broken.set_faults(FaultPlan())
-            assert post(gw, GOOD).status_code == 200
+    with (
+        SimThread(FaultPlan(malformed_rate=1.0)) as broken,
+        GatewayThread(gateway_config(broken)) as gw,
+    ):
+        assert_openai_error(post(gw, GOOD), 502)
+        broken.set_faults(FaultPlan())
+        assert post(gw, GOOD).status_code == 200
 
 
 def test_upstream_client_errors_pass_through_with_their_status(sim: SimThread) -> None:

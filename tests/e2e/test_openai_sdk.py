@@ -27,7 +27,8 @@ def test_sync_completion_equals_the_upstream_answer(gateway: GatewayThread, sim:
     expected = direct.chat.completions.create(model="sim-fast", messages=MESSAGES, seed=7)
     assert answer.choices[0].message.content == expected.choices[0].message.content
     assert answer.choices[0].message.content
-    assert answer.usage is not None and expected.usage is not None
+    assert answer.usage is not None
+    assert expected.usage is not None
     assert answer.usage.prompt_tokens == expected.usage.prompt_tokens
     assert answer.usage.completion_tokens == expected.usage.completion_tokens
 
@@ -49,7 +50,8 @@ def test_sync_stream_matches_non_stream_and_reports_usage(gateway: GatewayThread
             finish = choice.finish_reason or finish
     assert text == whole.choices[0].message.content
     assert finish == "stop"
-    assert usage is not None and whole.usage is not None
+    assert usage is not None
+    assert whole.usage is not None
     assert usage.completion_tokens == whole.usage.completion_tokens
 
 
@@ -86,11 +88,15 @@ def test_tools_stop_and_response_format(gateway: GatewayThread) -> None:
         }
     ]
     answer = client.chat.completions.create(
-        model="fast", messages=MESSAGES, tools=tools, tool_choice="required"  # type: ignore[arg-type]
+        model="fast",
+        messages=MESSAGES,
+        tools=tools,
+        tool_choice="required",  # type: ignore[arg-type]
     )
     call = answer.choices[0].message.tool_calls
     assert answer.choices[0].finish_reason == "tool_calls"
-    assert call and call[0].function.name == "check_availability"  # type: ignore[union-attr]
+    assert call
+    assert call[0].function.name == "check_availability"
     as_json = client.chat.completions.create(
         model="fast", messages=MESSAGES, response_format={"type": "json_object"}
     )
@@ -99,7 +105,8 @@ def test_tools_stop_and_response_format(gateway: GatewayThread) -> None:
     assert isinstance(json.loads(as_json.choices[0].message.content or ""), dict)
     short = client.chat.completions.create(model="fast", messages=MESSAGES, max_tokens=3)
     assert short.choices[0].finish_reason == "length"
-    assert short.usage is not None and short.usage.completion_tokens <= 3
+    assert short.usage is not None
+    assert short.usage.completion_tokens <= 3
 
 
 def test_embeddings_and_models(gateway: GatewayThread) -> None:
@@ -115,7 +122,8 @@ def test_anthropic_upstream_behind_the_openai_sdk(gateway: GatewayThread) -> Non
     client = openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0)
     answer = client.chat.completions.create(model="claude", messages=MESSAGES)
     assert answer.choices[0].message.content
-    assert answer.usage is not None and answer.usage.prompt_tokens > 0
+    assert answer.usage is not None
+    assert answer.usage.prompt_tokens > 0
     text = "".join(
         c.choices[0].delta.content or ""
         for c in client.chat.completions.create(model="claude", messages=MESSAGES, stream=True)

@@ -47,8 +47,16 @@ async def test_sigterm_drains_in_flight_requests_and_flushes_records(tmp_path: P
         log = (tmp_path / "server.log").open("w")
         errors: list[str] = []
         process = subprocess.Popen(
-            [sys.executable, "-m", "steadyllm.cli", "serve", "--config", str(path),
-             "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "steadyllm.cli",
+                "serve",
+                "--config",
+                str(path),
+                "--port",
+                str(port),
+            ],
             stderr=log,
             stdout=log,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

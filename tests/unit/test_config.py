@@ -35,17 +35,20 @@ def test_env_interpolation_and_types(tmp_path: Path) -> None:
     fast = settings.model("fast")
     assert fast is not None
     key = fast.deployments[0].api_key
-    assert key is not None and key.get_secret_value() == "gsk_1"
+    assert key is not None
+    assert key.get_secret_value() == "gsk_1"
     assert settings.server.admin_key is not None
     smart = settings.model("smart")
-    assert smart is not None and smart.deployments[0].timeout.read == 12.5  # typed after ${}
+    assert smart is not None
+    assert smart.deployments[0].timeout.read == 12.5
 
 
 def test_unset_variable_alone_means_not_set(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, GOOD), env={})
     assert settings.server.admin_key is None
     fast = settings.model("fast")
-    assert fast is not None and fast.deployments[0].api_key is None
+    assert fast is not None
+    assert fast.deployments[0].api_key is None
 
 
 def test_required_variable(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_bad_chat_bodies_name_the_field(body: Any, param: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [None, "", [], [1, "a"], 5, [["a"]]],
+    "value",
+    [None, "", [], [1, "a"], 5, [["a"]]],
 )
 def test_bad_embedding_inputs(value: Any) -> None:
     with pytest.raises(InvalidRequest) as caught:

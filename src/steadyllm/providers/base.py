@@ -10,6 +10,7 @@ breakers and fallbacks belong to their stages. Every failure is raised as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
@@ -188,10 +189,9 @@ async def primed_stream(
 async def _close(iterator: AsyncIterator[Any], on_close: Callable[[], Any] | None) -> None:
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
-        try:
+        # Closing a broken stream may fail again; it is closed either way.
+        with contextlib.suppress(Exception):
             await aclose()
-        except Exception:  # closing a broken stream may fail again; it is closed either way
-            pass
     if on_close is not None:
         result = on_close()
         if asyncio.iscoroutine(result):

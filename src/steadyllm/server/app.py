@@ -75,7 +75,9 @@ def _render(request: web.Request, error: GatewayError) -> web.Response:
 def _from_http(exc: web.HTTPException, max_body_bytes: int) -> GatewayError:
     """aiohttp's own refusals (no route, wrong method, body too large) in our shape."""
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return PayloadTooLarge(f"The request body is larger than the limit of {max_body_bytes} bytes.")
+        return PayloadTooLarge(
+            f"The request body is larger than the limit of {max_body_bytes} bytes."
+        )
     if exc.status == 404:
         return NotFound(f"No route for this path: {exc.reason}.", code="route_not_found")
     if exc.status == 405:
@@ -108,7 +110,9 @@ def create_app(gateway: Gateway) -> web.Application:
             raise
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
-            return _render(request, InternalError("The server had an error processing your request."))
+            return _render(
+                request, InternalError("The server had an error processing your request.")
+            )
         finally:
             inflight.leave()
 

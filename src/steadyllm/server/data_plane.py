@@ -89,7 +89,9 @@ class DataPlane:
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
         out = await start_sse(request, headers)
-        await _drain(response, write_openai_chunks(out, response.chunks, include_usage=include_usage))
+        await _drain(
+            response, write_openai_chunks(out, response.chunks, include_usage=include_usage)
+        )
         return out
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
@@ -122,7 +124,9 @@ class DataPlane:
         headers = response_headers(call, response)
         if response.chunks is None:
             assert response.body is not None
-            translated = anthropic_format.openai_response_to_messages(response.body, model=call.model)
+            translated = anthropic_format.openai_response_to_messages(
+                response.body, model=call.model
+            )
             return _json(translated, headers)
         out = await start_sse(request, headers)
         events = anthropic_format.openai_stream_to_messages(response.chunks, model=call.model)

@@ -7,6 +7,7 @@ Shutdown order: stop accepting connections, let in-flight requests finish (up to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import signal
@@ -73,16 +74,15 @@ async def serve(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread
-            pass
     log.info("steadyllm listening on http://%s:%d", host, bound)
     if on_ready is not None:
         on_ready(bound)
     await stop.wait()
-    log.info("shutting down: no new connections; waiting for %d in-flight requests",
-             app[INFLIGHT].count)
+    log.info(
+        "shutting down: no new connections; waiting for %d in-flight requests", app[INFLIGHT].count
+    )
     await site.stop()
     if not await app[INFLIGHT].wait_idle(settings.server.shutdown_timeout):
         log.error("shutdown timeout: %d requests still in flight", app[INFLIGHT].count)
@@ -90,8 +90,9 @@ async def serve(
     log.info("stopped; %d call records written", gateway.records.written)
 
 
-def serve_forever(settings: Settings, *, host: str, port: int,
-                  on_ready: Callable[[int], None] | None = None) -> None:
+def serve_forever(
+    settings: Settings, *, host: str, port: int, on_ready: Callable[[int], None] | None = None
+) -> None:
     main = serve(settings, host=host, port=port, on_ready=on_ready)
     try:
         import uvloop

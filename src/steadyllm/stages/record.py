@@ -81,7 +81,9 @@ class RecordStage:
         try:
             response = await call_next(call)
         except GatewayError as exc:
-            self._writer.submit(build_record(call, status=exc.http_status, response=None, error=exc))
+            self._writer.submit(
+                build_record(call, status=exc.http_status, response=None, error=exc)
+            )
             raise
         except Exception as exc:
             self._writer.submit(build_record(call, status=500, response=None, error=exc))
@@ -121,8 +123,10 @@ class RecordStage:
         if deployment.price is None:
             if deployment.name not in self._unpriced:
                 self._unpriced.add(deployment.name)
-                log.warning("no price for deployment %s: its calls are recorded with no cost",
-                            deployment.name)
+                log.warning(
+                    "no price for deployment %s: its calls are recorded with no cost",
+                    deployment.name,
+                )
             return
         response.cost = deployment.price.cost(
             response.usage.input_tokens, response.usage.output_tokens

@@ -91,7 +91,9 @@ class CacheStore(Protocol):
         """Live entries of one tenant and scope, most recently used first."""
         ...
 
-    async def clear(self, *, variant: str | None = None, expired_before: float | None = None) -> int:
+    async def clear(
+        self, *, variant: str | None = None, expired_before: float | None = None
+    ) -> int:
         """Delete entries (all, one variant's, or those expired before a time); return count."""
         ...
 
