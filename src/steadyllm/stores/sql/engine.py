@@ -1,0 +1,118 @@
+"""From a user's database URL to an async engine with the settings steadyllm relies on.
+
+Users write driver-less URLs (``sqlite:///steadyllm.db``, ``postgresql://host/db``);
+this module picks the async driver (aiosqlite, asyncpg) and owns every engine knob:
+
+- SQLite: WAL (readers never block the writer), a busy timeout (writers queue instead
+  of failing), and ``BEGIN IMMEDIATE`` for every transaction. The default deferred
+  BEGIN takes the write lock only at the first write, and in WAL mode a transaction
+  that read first and then wants to write fails at once with "database is locked"
+  when another connection wrote in between; the busy timeout cannot help it.
+- ``sqlite:///:memory:`` lives in one connection (a second connection would see an
+  empty database), so its transactions are serialized by a lock here.
+- PostgreSQL: pre-ping, so connections dropped by a server restart are replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from steadyllm.config import ConfigError
+
+__all__ = ["Database", "async_url", "open_database"]
+
+_SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
+_POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg"}
+_BUSY_TIMEOUT_MS = 15_000
+
+
+def async_url(url: str) -> URL:
+    """The SQLAlchemy async URL for a user's ``sqlite://`` or ``postgresql://`` URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"store.url: cannot parse database URL {url!r}") from None
+    if parsed.drivername in _SQLITE_SCHEMES:
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername in _POSTGRES_SCHEMES:
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ConfigError(
+        f"store.url: unsupported database URL scheme {parsed.drivername!r}; "
+        "use sqlite:///path.db, sqlite:///:memory: or postgresql://user@host:port/db"
+    )
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Database:
+    """An async engine plus the way to open a transaction on it."""
+
+    def __init__(self, engine: AsyncEngine, *, single_connection: bool = False) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+        self._lock = asyncio.Lock() if single_connection else None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction: committed on exit, rolled back on error."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._lock is not None:
+                await stack.enter_async_context(self._lock)
+            conn = await stack.enter_async_context(self.engine.begin())
+            yield conn
+
+    async def dispose(self) -> None:
+        """Close pooled connections; safe to call more than once."""
+        await self.engine.dispose()
+
+
+def open_database(url: str) -> Database:
+    """A :class:`Database` for ``url``; connects lazily, on first use."""
+    target = async_url(url)
+    options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if target.get_backend_name() == "postgresql":
+        try:
+            engine = create_async_engine(target, pool_pre_ping=True, **options)
+        except ImportError:
+            raise ConfigError(
+                "store.url: PostgreSQL needs the asyncpg package: pip install 'steadyllm[postgres]'"
+            ) from None
+        return Database(engine)
+    memory = _is_memory(target)
+    if memory:
+        options["poolclass"] = StaticPool
+    engine = create_async_engine(target, **options)
+    _configure_sqlite(engine)
+    return Database(engine, single_connection=memory)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver; _on_begin issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,93 @@
+"""The SQL tables, as SQLAlchemy Core metadata: what the stores query.
+
+The migrations in ``migrations/versions`` create these tables; this module describes
+the head of that history. When a table changes, change both (a test compares them).
+
+Portable types only: text, 64-bit floats for epoch seconds and dollars, JSON (JSONB on
+PostgreSQL). Every timestamp is epoch seconds as a float.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+__all__ = ["CALL_RECORDS", "METADATA", "RESPONSE_CACHE", "VERSION_TABLE", "json_type"]
+
+METADATA = sa.MetaData()
+
+# Alembic's record of the applied revision, under our own name so steadyllm can share
+# a database with an application that has its own Alembic history.
+VERSION_TABLE = "steadyllm_alembic_version"
+
+
+def json_type() -> sa.types.TypeEngine[Any]:
+    """JSON everywhere, JSONB on PostgreSQL so records can be queried by their contents."""
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+CALL_RECORDS = sa.Table(
+    "call_records",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("tenant", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Text),
+    sa.Column("user", sa.Text),
+    sa.Column("deployment", sa.Text),
+    sa.Column("provider_model", sa.Text),
+    sa.Column("variant", sa.Text),
+    sa.Column("error_type", sa.Text),
+    sa.Column("input_tokens", sa.Integer, nullable=False),
+    sa.Column("output_tokens", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Double),  # NULL: the price was unknown
+    sa.Column("latency_ms", sa.Double, nullable=False),
+    sa.Column("ttft_ms", sa.Double),
+    sa.Column("overhead_ms", sa.Double, nullable=False),
+    sa.Column("cache_status", sa.Text),
+    sa.Column("stream", sa.Boolean, nullable=False),
+    sa.Column("stream_outcome", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("fallback_path", json_type(), nullable=False),
+    sa.Column("metadata", json_type(), nullable=False),
+    sa.Index("ix_call_records_created_at", "created_at"),
+    sa.Index("ix_call_records_request_id", "request_id"),
+    sa.Index("ix_call_records_tenant_created_at", "tenant", "created_at"),
+)
+
+RESPONSE_CACHE = sa.Table(
+    "response_cache",
+    METADATA,
+    sa.Column("message_hash", sa.Text, primary_key=True),  # CacheEntry.key
+    sa.Column("tenant", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("variant", sa.Text),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("user_message", sa.Text, nullable=False),
+    # response_message and response_action repeat parts of response_data so people can
+    # read the cache with plain SQL; the stores only read response_data back.
+    sa.Column("response_message", sa.Text),
+    sa.Column("response_action", sa.Text),
+    sa.Column("response_data", json_type(), nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False),
+    sa.Column("output_tokens", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Double, nullable=False),
+    sa.Column("response_time_ms", sa.Double, nullable=False),
+    sa.Column("streamed", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("hit_count", sa.Integer, nullable=False),
+    sa.Column("last_accessed", sa.Double, nullable=False),
+    # (tenant, scope, last_accessed) answers scan's filter and its order in one index.
+    sa.Index("ix_response_cache_tenant_scope", "tenant", "scope", "last_accessed"),
+    sa.Index("ix_response_cache_last_accessed", "last_accessed"),
+    sa.Index("ix_response_cache_variant", "variant"),
+    sa.Index("ix_response_cache_expires_at", "expires_at"),
+)
