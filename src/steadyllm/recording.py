@@ -4,6 +4,11 @@ The request path only appends to a bounded in-memory buffer; one background task
 writes batches. A failed batch stays at the head of the buffer and is retried with
 backoff, so a store outage delays records without losing them. ``stop`` flushes
 everything that is left.
+
+One record the store refuses (not an outage: the store answers, but not to it)
+must not block the records behind it: after repeated failures the batch is
+halved, and a single record that still fails while the store answers a probe is
+set aside, counted in ``rejected`` and logged with its content.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class RecordWriter:
         self.written = 0
         self.dropped = 0  # only when the buffer is full: counted and logged, never silent
         self.failed_batches = 0
+        self.rejected = 0
+        self._batch_size = settings.batch_size  # shrinks while one record is refused
+        self._failures = 0
 
     @property
     def pending(self) -> int:
@@ -84,11 +92,36 @@ class RecordWriter:
                 continue
             if backoff:
                 await asyncio.sleep(backoff)
-            backoff = 0.0 if await self._write_batch() else min(max(backoff * 2, 0.2), 5.0)
+            if await self._write_batch():
+                backoff = 0.0
+                self._failures = 0
+                self._batch_size = self._settings.batch_size
+                continue
+            self._failures += 1
+            if self._failures >= 3 and await self._isolate():
+                backoff = 0.0
+                continue
+            backoff = min(max(backoff * 2, 0.2), 5.0)
+
+    async def _isolate(self) -> bool:
+        """Narrow a repeatedly failing batch down to the record the store refuses."""
+        if self._batch_size > 1:
+            self._batch_size = max(1, self._batch_size // 2)
+            self._failures = 0
+            return True
+        try:
+            await self._store.count_calls()
+        except Exception:
+            return False  # the store itself is down: keep the record and wait
+        record = self._buffer.popleft()
+        self.rejected += 1
+        self._failures = 0
+        log.error("the record store refuses call record %s; set aside: %r", record.id, record)
+        return True
 
     async def _write_batch(self) -> bool:
         async with self._write_lock:
-            size = min(len(self._buffer), self._settings.batch_size)
+            size = min(len(self._buffer), self._batch_size)
             batch = [self._buffer[i] for i in range(size)]
             if not batch:
                 return True

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from steadyllm.stores.sql.engine import Database, open_database
 
-__all__ = ["head_revision", "upgrade", "upgrade_database"]
+__all__ = ["head_revisions", "upgrade", "upgrade_database"]
 
 _SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 # Any fixed 64-bit number names the lock; this one spells "steadyLM".
@@ -37,16 +37,20 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest revision the shipped migrations know."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    if head is None:
+def head_revisions() -> list[str]:
+    """The newest revision of each branch the shipped migrations know.
+
+    Capabilities add their tables in their own branch off ``0001``; ``upgrade`` runs
+    every branch to its head, so they never need to be ordered among themselves.
+    """
+    heads = sorted(ScriptDirectory.from_config(_config()).get_heads())
+    if not heads:
         raise RuntimeError(f"no migrations found in {_SCRIPT_LOCATION}")
-    return head
+    return heads
 
 
 def _upgrade_sync(connection: Connection) -> None:
-    command.upgrade(_config(connection), "head")
+    command.upgrade(_config(connection), "heads")
 
 
 async def upgrade_database(database: Database) -> None:
