@@ -211,7 +211,7 @@ class UpstreamFailure(GatewayError):
         if self.kind in _NETWORK_KINDS:
             return True
         status = self.upstream_status or 0
-        return status == 429 or status >= 500
+        return status in (408, 429) or status >= 500
 
     @property
     def client_error(self) -> bool:
@@ -231,13 +231,34 @@ class UpstreamFailure(GatewayError):
 
     def to_openai(self) -> dict[str, Any]:
         body = super().to_openai()
-        status = self.http_status
-        if status == 429:
-            body["error"]["type"] = "rate_limit_error"
-        elif 400 <= status < 500:
-            body["error"]["type"] = (
-                "invalid_request_error"
-                if status in (400, 404, 422)
-                else ("authentication_error" if status == 401 else "permission_error")
-            )
+        body["error"]["type"] = _OPENAI_TYPES.get(self.http_status, self.error_type)
         return body
+
+    def to_anthropic(self) -> dict[str, Any]:
+        body = super().to_anthropic()
+        body["error"]["type"] = _ANTHROPIC_TYPES.get(self.http_status, self.anthropic_type)
+        return body
+
+
+# The error type a client expects for an upstream status passed through to it.
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 async def test_sigterm_drains_in_flight_requests_and_flushes_records(tmp_path: Path) -> None:
-    with SimThread(FaultPlan(latency_ms=300)) as sim:
+    with SimThread(FaultPlan(latency_ms=1000)) as sim:
         db = tmp_path / "calls.db"
         config = {
             "server": {"shutdown_timeout": 20},
@@ -88,7 +88,10 @@ async def test_sigterm_drains_in_flight_requests_and_flushes_records(tmp_path: P
                     return rid, r.status_code
 
                 tasks = [asyncio.create_task(one(i)) for i in range(60)]
-                await asyncio.sleep(0.15)  # all 60 are in flight upstream now
+                # Signal only once all 60 are accepted and waiting on the upstream.
+                while (await asyncio.to_thread(sim.stats))["requests"] < 60:
+                    assert time.monotonic() < deadline + 30, "requests never reached upstream"
+                    await asyncio.sleep(0.02)
                 process.send_signal(signal.SIGTERM)
                 results = await asyncio.gather(*tasks)
             assert process.wait(30) == 0

@@ -6,15 +6,14 @@ PostgreSQL gets a uniquely named database for the test session (dropped at the
 end), Redis a unique key prefix per test (its keys deleted after).
 
 A test that needs a server it cannot reach fails when ``CI=true`` and skips
-elsewhere (``require_server``). ``STEADYLLM_TEST_POSTGRES`` and
-``STEADYLLM_TEST_REDIS`` point the tests at other servers.
+elsewhere (``tests.services.require_server``). ``STEADYLLM_TEST_POSTGRES`` and
+``STEADYLLM_TEST_REDIS`` point the tests at other servers (``tests.services``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -32,33 +31,18 @@ from steadyllm.stores.memory import MemoryCacheStore, MemoryCounterStore, Memory
 from steadyllm.stores.redis import RedisCacheStore, RedisCounterStore, redis_client
 from steadyllm.stores.sql import Database, SqlCacheStore, SqlRecordStore, open_database, upgrade
 from steadyllm.stores.sql.schema import METADATA
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "STEADYLLM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("STEADYLLM_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def require_server(name: str, problem: BaseException | None) -> None:
-    """Fail under ``CI=true``, skip elsewhere, when the server ``name`` is unreachable."""
-    if problem is None:
-        return
-    message = f"{name} is not reachable: {type(problem).__name__}: {problem}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: tests that need it fail rather than skip)")
-    pytest.skip(f"{message} (start it, or set CI=true to make this a failure)")
-
+from tests.services import POSTGRES_URL, REDIS_URL, require_server
 
 # --- PostgreSQL: one fresh database per test session ----------------------------------
 
 
 def _postgres_url(database: str) -> str:
-    return make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(False)
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(False)
 
 
 async def postgres_admin(statement: str) -> None:
     """Run ``statement`` (CREATE/DROP DATABASE) on the admin database, outside a transaction."""
-    dsn = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql").render_as_string(False)
+    dsn = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(False)
     connection = await asyncpg.connect(dsn, timeout=3)
     try:
         await connection.execute(statement)

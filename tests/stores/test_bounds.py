@@ -6,7 +6,8 @@ import asyncio
 
 from steadyllm.stores.memory import MemoryCacheStore, MemoryCounterStore, eviction_size
 from steadyllm.stores.redis import RedisCacheStore, redis_client
-from tests.stores.conftest import REDIS_URL, FakeClock
+from tests.services import REDIS_URL
+from tests.stores.conftest import FakeClock
 from tests.stores.values import make_entry
 
 

@@ -16,7 +16,8 @@ from steadyllm.stores.sql import open_database, upgrade
 from steadyllm.stores.sql.migrate import head_revisions
 from steadyllm.stores.sql.schema import METADATA, VERSION_TABLE
 
-_STEADYLLM_TABLES = {"call_records", "response_cache", VERSION_TABLE}
+# Every table schema.py declares (each capability adds its own), plus the version table.
+_STEADYLLM_TABLES = {*METADATA.tables, VERSION_TABLE}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,7 +14,7 @@ from steadyllm.stores import Stores, open_stores
 from steadyllm.stores.memory import MemoryCacheStore, MemoryCounterStore, MemoryRecordStore
 from steadyllm.stores.redis import RedisCacheStore, RedisCounterStore
 from steadyllm.stores.sql import SqlCacheStore, SqlRecordStore, async_url
-from tests.stores.conftest import REDIS_URL, require_server
+from tests.services import REDIS_URL, require_server
 from tests.stores.values import make_entry, make_record
 
 
