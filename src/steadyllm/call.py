@@ -23,6 +23,7 @@ __all__ = [
     "Response",
     "StreamOutcome",
     "Usage",
+    "close_stream",
 ]
 
 CallKind = Literal["chat", "embeddings"]
@@ -150,3 +151,14 @@ class Response:
     @property
     def is_stream(self) -> bool:
         return self.chunks is not None
+
+
+async def close_stream(chunks: AsyncIterator[Any] | None) -> None:
+    """Close a stream of chunks (and, through each stage's wrapper, the upstream).
+
+    ``async for`` does not close what it iterates when it is left early, so every
+    wrapper closes its inner stream in ``finally``; this is the one way to do it.
+    """
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from steadyllm import cli_cache, cli_keys, cli_local
 from steadyllm.config import ConfigError, Settings, load_settings
 
 __all__ = ["main"]
@@ -47,7 +48,15 @@ def main(log_level: str) -> None:
 @click.option("--host", default=None, help="Overrides server.host (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Overrides server.port (default 8080).")
 @click.option("--insecure", is_flag=True, help="Allow a non-loopback address without an admin key.")
-def serve(config: Path | None, host: str | None, port: int | None, insecure: bool) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Overrides server.workers: processes sharing the port (more than 1 needs Redis).",
+)
+def serve(
+    config: Path | None, host: str | None, port: int | None, insecure: bool, workers: int | None
+) -> None:
     """Run the gateway."""
     from steadyllm.server.run import serve_forever
 
@@ -56,6 +65,8 @@ def serve(config: Path | None, host: str | None, port: int | None, insecure: boo
     updates: dict[str, Any] = {}
     if insecure:
         updates["insecure"] = True
+    if workers is not None:
+        updates["workers"] = workers
     if updates:
         settings = settings.model_copy(update={"server": server.model_copy(update=updates)})
     bind_host = host or server.host
@@ -67,7 +78,7 @@ def serve(config: Path | None, host: str | None, port: int | None, insecure: boo
             err=True,
         )
     try:
-        serve_forever(
+        status = serve_forever(
             settings,
             host=bind_host,
             port=bind_port,
@@ -77,23 +88,24 @@ def serve(config: Path | None, host: str | None, port: int | None, insecure: boo
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if status:
+        sys.exit(status)
 
 
 @main.command("check-config")
 @click.argument("path", type=click.Path(path_type=Path))
 def check_config(path: Path) -> None:
     """Validate a config file and print what it would run."""
-    from steadyllm.providers.base import provider_names
+    from steadyllm.providers.base import create_provider
 
     settings = _settings(path)
-    known = set(provider_names())
-    problems = [
-        f"models[{i}].deployments[{j}].provider: unknown provider {d.provider!r} "
-        f"(known: {', '.join(sorted(known))})"
-        for i, m in enumerate(settings.models)
-        for j, d in enumerate(m.deployments)
-        if d.provider not in known
-    ]
+    problems = []
+    for i, model in enumerate(settings.models):
+        for j, deployment in enumerate(model.deployments):
+            try:
+                create_provider(deployment)  # its own checks; no connection is made
+            except ConfigError as exc:
+                problems.append(f"models[{i}].deployments[{j}]: {exc}")
     if problems:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems))
     s = settings.server
@@ -127,7 +139,10 @@ def migrate(config: Path | None) -> None:
     if url.startswith("memory"):
         click.echo("memory store: nothing to migrate")
         return
-    asyncio.run(upgrade(url))
+    try:
+        asyncio.run(upgrade(url))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"schema of {url} is up to date")
 
 
@@ -157,7 +172,7 @@ def migrate(config: Path | None) -> None:
 @click.option("--rate-429", default=0.0, type=float)
 @click.option("--retry-after", default=1.0, type=float, help="Retry-After on 429s (seconds).")
 @click.option("--hang-rate", default=0.0, type=float)
-@click.option("--hang-seconds", default=60.0, type=float)
+@click.option("--hang-seconds", default=30.0, show_default=True, type=float)
 @click.option("--reset-rate", default=0.0, type=float)
 @click.option("--malformed-rate", default=0.0, type=float)
 @click.option("--stream-cut-rate", default=0.0, type=float)
@@ -209,6 +224,13 @@ def sim(
         err=True,
     )
     run_sim(host, port, plan)
+
+
+main.add_command(cli_keys.keys)
+main.add_command(cli_keys.usage)
+main.add_command(cli_local.hardware)
+main.add_command(cli_local.catalog)
+main.add_command(cli_cache.cache)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from steadyllm.cache.settings import CacheSettings
+from steadyllm.keys.settings import AccessSettings
+from steadyllm.local.settings import LlamaCppSettings, LocalSettings
+from steadyllm.resilience.settings import ResilienceSettings
+from steadyllm.safety.settings import SafetySettings
+from steadyllm.telemetry.settings import TelemetrySettings
+
 __all__ = [
     "ConfigError",
     "DeploymentSettings",
@@ -75,6 +82,7 @@ class DeploymentSettings(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     max_connections: int = Field(100, gt=0)
     sim: SimSettings = SimSettings()
+    llamacpp: LlamaCppSettings = LlamaCppSettings()  # for provider: llamacpp
 
 
 class ModelSettings(_Strict):
@@ -97,6 +105,7 @@ class ServerSettings(_Strict):
 class StoreSettings(_Strict):
     url: str = "sqlite:///steadyllm.db"
     redis_url: str | None = None
+    redis_prefix: str = "steadyllm:"  # starts every Redis key: replicas of one gateway share it
 
 
 class RecordSettings(_Strict):
@@ -110,6 +119,12 @@ class Settings(_Strict):
     store: StoreSettings = StoreSettings()
     records: RecordSettings = RecordSettings()
     models: list[ModelSettings] = Field(default_factory=list)
+    local: LocalSettings = LocalSettings()
+    resilience: ResilienceSettings = ResilienceSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    access: AccessSettings = AccessSettings()  # keys, limits, budgets, alerts
+    cache: CacheSettings = CacheSettings()  # the response cache (docs/CACHE.md)
+    safety: SafetySettings = SafetySettings()  # input/output checks, validation (docs/SAFETY.md)
 
     @model_validator(mode="after")
     def _check_models(self) -> Settings:

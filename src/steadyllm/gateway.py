@@ -14,18 +14,31 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from steadyllm.cache.runtime import ResponseCache
 from steadyllm.call import Call, Response
 from steadyllm.config import Settings, load_settings
 from steadyllm.errors import InternalError
+from steadyllm.limits.access import Access
 from steadyllm.openai_request import check_chat_request, check_embeddings_request, take_metadata
 from steadyllm.pipeline import Handler, Stage, fold
 from steadyllm.recording import RecordWriter
+from steadyllm.resilience.runtime import Resilience
 from steadyllm.routing import Router
+from steadyllm.safety.service import Safety
 from steadyllm.stages.auth import AuthStage
+from steadyllm.stages.breaker import BreakerStage
+from steadyllm.stages.cache import CacheStage
+from steadyllm.stages.fallback import FallbackStage
+from steadyllm.stages.guard_in import GuardInStage
+from steadyllm.stages.guard_out import GuardOutStage
+from steadyllm.stages.limit import LimitStage
 from steadyllm.stages.provider import call_provider
 from steadyllm.stages.record import RecordStage
+from steadyllm.stages.retry import RetryStage
 from steadyllm.stages.route import RouteStage
+from steadyllm.stages.validate import ValidateStage
 from steadyllm.stores import Stores, open_stores
+from steadyllm.telemetry.hub import Telemetry
 
 __all__ = ["Gateway"]
 
@@ -40,6 +53,11 @@ class Gateway:
         self._router: Router | None = None
         self._writer: RecordWriter | None = None
         self._handler: Handler | None = None
+        self._access: Access | None = None
+        self.telemetry = Telemetry(settings)
+        self._resilience: Resilience | None = None
+        self._cache: ResponseCache | None = None
+        self._safety: Safety | None = None
 
     @classmethod
     def from_config(
@@ -54,25 +72,65 @@ class Gateway:
             return
         self._stores = await open_stores(self.settings.store)
         self._router = Router.from_settings(self.settings)
+        self._resilience = await Resilience.open(self.settings.resilience, self.settings.store)
+        self._resilience.configure(
+            {name: route.deployments for name, route in self._router.routes.items()}
+        )
+        self._router.balancer = self._resilience.order
+        self._access = await Access.open(self.settings, self._stores, self._router)
         self._writer = RecordWriter(self._stores.records, self.settings.records)
         self._writer.start()
-        self._handler = fold(self._stages(), call_provider)
+        self._cache = ResponseCache(self.settings.cache, self._stores.cache)
+        await self._cache.start()
+        self._safety = await Safety.open(
+            self.settings.safety, self._stores, list(self._router.routes)
+        )
+        stages = self._stages()
+        wrap = self.telemetry.stage_wrapper
+        self._handler = self.telemetry.wrap_handler(fold(stages, call_provider, wrap=wrap))
+        await self.telemetry.start(self, stages)
 
     def _stages(self) -> list[Stage]:
         assert self._router is not None
         assert self._writer is not None
+        assert self._resilience is not None
+        assert self._access is not None
+        assert self._cache is not None
+        assert self._safety is not None
+        access = self._access
         return [
-            RecordStage(self._writer),
-            AuthStage(),
+            RecordStage(self._writer, self.telemetry, pricing=access.pricing),
+            AuthStage(access.keyring, require_keys=access.settings.require_keys),
+            LimitStage(access.limiter, access.pricing, access.settings),
+            GuardInStage(self._safety),
+            CacheStage(self._cache),
             RouteStage(self._router),
+            FallbackStage(self._resilience, self._router),
+            RetryStage(self._resilience),
+            BreakerStage(self._resilience),
+            ValidateStage(self._safety),
+            GuardOutStage(self._safety),
         ]
 
     async def stop(self) -> None:
         """Flush every record and release connections. In-flight calls must be done."""
+        await self.telemetry.stop()
+        if self._cache is not None:
+            await self._cache.stop()
+            self._cache = None
+        if self._safety is not None:
+            await self._safety.stop(self.settings.server.shutdown_timeout)
+            self._safety = None
         if self._writer is not None:
             await self._writer.stop(self.settings.server.shutdown_timeout)
         if self._router is not None:
             await self._router.aclose()
+        if self._resilience is not None:
+            await self._resilience.close()
+            self._resilience = None
+        if self._access is not None:
+            await self._access.close()
+            self._access = None
         if self._stores is not None:
             await self._stores.close()
         self._handler = None
@@ -102,6 +160,32 @@ class Gateway:
         if self._router is None:
             raise InternalError("the gateway is not started")
         return self._router
+
+    @property
+    def resilience(self) -> Resilience:
+        if self._resilience is None:
+            raise InternalError("the gateway is not started")
+        return self._resilience
+
+    @property
+    def access(self) -> Access:
+        """Keys, limits, prices, usage and budget alerts (``limits.access``)."""
+        if self._access is None:
+            raise InternalError("the gateway is not started")
+        return self._access
+
+    @property
+    def safety(self) -> Safety:
+        """Input and output checks, validation and the safety log (``safety``)."""
+        if self._safety is None:
+            raise InternalError("the gateway is not started")
+        return self._safety
+
+    @property
+    def cache(self) -> ResponseCache:
+        if self._cache is None:
+            raise InternalError("the gateway is not started")
+        return self._cache
 
     @property
     def records(self) -> RecordWriter:

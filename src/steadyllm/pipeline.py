@@ -31,9 +31,20 @@ def _bind(stage: Stage, call_next: Handler) -> Handler:
     return handler
 
 
-def fold(stages: Sequence[Stage], innermost: Handler) -> Handler:
-    """Compose ``stages`` (outermost first) around ``innermost``, once, at startup."""
-    handler = innermost
+def fold(
+    stages: Sequence[Stage],
+    innermost: Handler,
+    *,
+    wrap: Callable[[str, Handler], Handler] | None = None,
+) -> Handler:
+    """Compose ``stages`` (outermost first) around ``innermost``, once, at startup.
+
+    ``wrap(name, handler)``, when given, wraps each stage's handler and the innermost
+    one (named ``"provider"``), e.g. in a trace span; without it nothing is added.
+    """
+    handler = innermost if wrap is None else wrap("provider", innermost)
     for stage in reversed(stages):
         handler = _bind(stage, handler)
+        if wrap is not None:
+            handler = wrap(stage.name, handler)
     return handler

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from steadyllm.call import Call, Deployment, Price
@@ -11,7 +12,10 @@ from steadyllm.errors import InvalidRequest, NotFound, PermissionDenied
 from steadyllm.policy.weighted import weighted_order
 from steadyllm.providers.base import Provider, create_provider
 
-__all__ = ["ModelRoute", "Router"]
+__all__ = ["Balancer", "ModelRoute", "Router"]
+
+# Orders one model's deployments, best first: (model name, deployments, random source).
+Balancer = Callable[[str, Sequence[Deployment], random.Random], list[Deployment]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,9 @@ class Router:
     def __init__(self, routes: dict[str, ModelRoute], rng: random.Random | None = None) -> None:
         self.routes = routes
         self._rng = rng or random.Random()
+        # Set by the gateway when resilience is on (weight / least latency / least in flight);
+        # without it, each model's deployments are drawn by weight.
+        self.balancer: Balancer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Router:
@@ -87,8 +94,11 @@ class Router:
         queue = [route]
         while queue:
             current = queue.pop(0)
-            weights = [d.weight for d in current.deployments]
-            plan.extend(current.deployments[i] for i in weighted_order(weights, self._rng))
+            if self.balancer is not None:
+                plan.extend(self.balancer(current.name, current.deployments, self._rng))
+            else:
+                weights = [d.weight for d in current.deployments]
+                plan.extend(current.deployments[i] for i in weighted_order(weights, self._rng))
             for fallback in current.fallbacks:
                 if fallback not in seen and fallback in self.routes:
                     seen.add(fallback)

@@ -74,7 +74,8 @@ def create_provider(settings: DeploymentSettings) -> Provider:
 
 def _load_builtin() -> None:
     # Importing registers them; kept lazy so importing this module stays cheap.
-    from steadyllm.providers import anthropic, openai, sim  # noqa: F401
+    # llamacpp imports llama_cpp only when a model loads.
+    from steadyllm.providers import anthropic, llamacpp, openai, sim  # noqa: F401
 
 
 def upstream_body(call: Call, deployment: Deployment) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,18 @@ from steadyllm.errors import (
     PayloadTooLarge,
 )
 from steadyllm.gateway import Gateway
+from steadyllm.server.cache_api import CacheApi
+from steadyllm.server.catalog_api import CatalogApi
 from steadyllm.server.control import ControlPlane
+from steadyllm.server.dashboard import DashboardApi
 from steadyllm.server.data_plane import DataPlane, request_id_of
+from steadyllm.server.health_api import HealthApi
+from steadyllm.server.keys_api import KeysApi
+from steadyllm.server.metrics_api import MetricsApi
+from steadyllm.server.reliability_api import ReliabilityMetricsApi
+from steadyllm.server.safety_api import SafetyApi
+from steadyllm.server.slo_api import SloApi
+from steadyllm.server.usage_api import UsageApi
 
 __all__ = ["GATEWAY", "INFLIGHT", "InFlight", "create_app"]
 
@@ -89,12 +100,15 @@ def create_app(gateway: Gateway) -> web.Application:
     settings = gateway.settings.server
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     inflight = InFlight()
+    admin_prefixes: tuple[str, ...] = _ADMIN_PREFIXES
+    if gateway.settings.telemetry.metrics.public:  # Prometheus scrapes without credentials
+        admin_prefixes = tuple(p for p in _ADMIN_PREFIXES if p != "/metrics")
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         inflight.enter()
         try:
-            if admin_key is not None and request.path.startswith(_ADMIN_PREFIXES):
+            if admin_key is not None and request.path.startswith(admin_prefixes):
                 _check_admin(request, admin_key)
             return await handler(request)
         except GatewayError as exc:
@@ -121,6 +135,16 @@ def create_app(gateway: Gateway) -> web.Application:
     app[INFLIGHT] = inflight
     app.add_routes(DataPlane(gateway).routes())
     app.add_routes(ControlPlane(gateway).routes())
+    app.add_routes(SafetyApi(gateway).routes())
+    app.add_routes(CatalogApi(gateway).routes())
+    app.add_routes(HealthApi(gateway).routes())
+    app.add_routes(MetricsApi(gateway).routes())
+    app.add_routes(SloApi(gateway).routes())
+    app.add_routes(DashboardApi(gateway).routes())
+    app.add_routes(ReliabilityMetricsApi(gateway).routes())
+    app.add_routes(KeysApi(gateway).routes())
+    app.add_routes(UsageApi(gateway).routes())
+    app.add_routes(CacheApi(gateway).routes())
 
     async def start(_: web.Application) -> None:
         await gateway.start()
@@ -136,8 +160,18 @@ def create_app(gateway: Gateway) -> web.Application:
 def _check_admin(request: web.Request, admin_key: str) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), admin_key):
+    token = token.strip()
+    if scheme.lower() == "basic":  # a browser on the dashboard: any user, the key as password
+        try:
+            token = base64.b64decode(token, validate=True).decode().partition(":")[2]
+        except ValueError:
+            token = ""
+    elif scheme.lower() != "bearer":
+        token = ""
+    if not token or not hmac.compare_digest(token.encode(), admin_key.encode()):
+        browser = request.path.startswith("/dashboard")
         raise AuthenticationFailed(
             "This route needs the admin key: send 'Authorization: Bearer <admin_key>'.",
             code="admin_key_required",
+            headers={"www-authenticate": 'Basic realm="steadyllm"'} if browser else None,
         )

@@ -1,8 +1,7 @@
-"""The control plane: health probes and the gateway's own records."""
+"""The control plane: the gateway's own records (health probes: ``health_api``)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from typing import Any
 
@@ -35,21 +34,8 @@ class ControlPlane:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/health/live", self.live),
-            web.get("/health/ready", self.ready),
-            web.get("/health/startup", self.ready),
             web.get("/api/calls", self.calls),
         ]
-
-    async def live(self, request: web.Request) -> web.Response:
-        return _json({"status": "alive", "timestamp": time.time()})
-
-    async def ready(self, request: web.Request) -> web.Response:
-        try:
-            await self.gateway.stores.records.count_calls()
-        except Exception as exc:
-            return _json({"status": "unready", "reason": f"record store: {exc}"}, status=503)
-        return _json({"status": "ready", "pendingRecords": self.gateway.records.pending})
 
     async def calls(self, request: web.Request) -> web.Response:
         """Call records, oldest first: ``since``/``until`` (epoch s), ``request_id``, ``limit``."""

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from steadyllm.call import Call, Response
+from steadyllm.call import Call, Response, close_stream
 from steadyllm.errors import InvalidRequest, NotFound
 from steadyllm.gateway import Gateway
 from steadyllm.server.sse import start_sse, write_anthropic_events, write_openai_chunks
+from steadyllm.stages.record import new_id
 from steadyllm.translate import anthropic as anthropic_format
 
 __all__ = ["DataPlane"]
@@ -29,10 +30,7 @@ def request_id_of(request: web.Request) -> str:
     if existing is not None:
         return existing
     incoming = request.headers.get("x-request-id")
-    if incoming and _REQUEST_ID.fullmatch(incoming):
-        request_id = incoming
-    else:
-        request_id = f"req_{uuid.uuid4().hex}"
+    request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else f"req_{new_id()}"
     request["request_id"] = request_id
     return request_id
 
@@ -88,11 +86,12 @@ class DataPlane:
             return _json(response.body, headers)
         options = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
-        out = await start_sse(request, headers)
-        await _drain(
-            response, write_openai_chunks(out, response.chunks, include_usage=include_usage)
+        return await _stream(
+            request,
+            response,
+            headers,
+            lambda out, chunks: write_openai_chunks(out, chunks, include_usage=include_usage),
         )
-        return out
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         body = await read_json(request)
@@ -128,22 +127,47 @@ class DataPlane:
                 response.body, model=call.model
             )
             return _json(translated, headers)
-        out = await start_sse(request, headers)
-        events = anthropic_format.openai_stream_to_messages(response.chunks, model=call.model)
-        await _drain(response, write_anthropic_events(out, events))
-        return out
+        return await _stream(
+            request,
+            response,
+            headers,
+            lambda out, chunks: write_anthropic_events(
+                out, anthropic_format.openai_stream_to_messages(chunks, model=call.model)
+            ),
+        )
 
 
-async def _drain(response: Response, writing: Any) -> None:
-    """Run the stream writer; if the client goes away, close the upstream stream too."""
+async def _prepend(
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    if first is not None:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _stream(
+    request: web.Request,
+    response: Response,
+    headers: dict[str, str],
+    write: Callable[[web.StreamResponse, AsyncIterator[dict[str, Any]]], Awaitable[None]],
+) -> web.StreamResponse:
+    """Send a stream; whatever happens, close it so every stage sees its end.
+
+    The first chunk is taken before the response is prepared: that starts every
+    stage's wrapper, so closing the stream runs their ``finally`` blocks (records,
+    settlements) even when the client is gone before the first byte is sent.
+    """
+    chunks = response.chunks
+    assert chunks is not None
     try:
-        await writing
+        first = await anext(chunks, None)  # primed by the provider: no waiting
+        out = await start_sse(request, headers)
+        await write(out, _prepend(first, chunks))
+        return out
     except (ConnectionError, asyncio.CancelledError):
         if response.outcome == "complete":
             response.outcome = "client_gone"
         raise
     finally:
-        chunks = response.chunks
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await close_stream(chunks)

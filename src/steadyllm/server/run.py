@@ -2,6 +2,7 @@
 
 Shutdown order: stop accepting connections, let in-flight requests finish (up to
 ``server.shutdown_timeout``), then stop the gateway, which flushes every record.
+Several workers (``server.workers`` / ``--workers``): see :mod:`steadyllm.server.workers`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import ipaddress
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +22,7 @@ from steadyllm.config import ConfigError, Settings
 from steadyllm.gateway import Gateway
 from steadyllm.server.app import INFLIGHT, create_app
 
-__all__ = ["check_bind", "serve", "serve_forever"]
+__all__ = ["check_bind", "run_loop", "serve", "serve_forever"]
 
 log = logging.getLogger("steadyllm.server")
 
@@ -50,6 +52,7 @@ async def serve(
     on_ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
     sock: socket.socket | None = None,
+    reuse_port: bool = False,
 ) -> None:
     check_bind(settings, host)
     gateway = Gateway(settings)
@@ -65,7 +68,9 @@ async def serve(
     if sock is not None:
         site = web.SockSite(runner, sock)
     else:
-        site = web.TCPSite(runner, host, port, backlog=2048, reuse_address=True)
+        site = web.TCPSite(
+            runner, host, port, backlog=2048, reuse_address=True, reuse_port=reuse_port or None
+        )
     await site.start()
     bound = port
     server = getattr(site, "_server", None)
@@ -90,13 +95,34 @@ async def serve(
     log.info("stopped; %d call records written", gateway.records.written)
 
 
-def serve_forever(
-    settings: Settings, *, host: str, port: int, on_ready: Callable[[int], None] | None = None
-) -> None:
-    main = serve(settings, host=host, port=port, on_ready=on_ready)
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed, else on asyncio's own loop."""
     try:
         import uvloop
     except ImportError:  # uvloop is optional on platforms without it
         asyncio.run(main)
     else:
         uvloop.run(main)
+
+
+def serve_forever(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    on_ready: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT; the exit status. ``workers`` overrides ``server.workers``.
+
+    More than one worker: a supervisor process and that many gateway processes on
+    the same port (:mod:`steadyllm.server.workers`).
+    """
+    count = settings.server.workers if workers is None else workers
+    if count > 1:
+        from steadyllm.server.workers import supervise
+
+        check_bind(settings, host)
+        return supervise(settings, host=host, port=port, workers=count, on_ready=on_ready)
+    run_loop(serve(settings, host=host, port=port, on_ready=on_ready))
+    return 0

@@ -7,20 +7,30 @@ they end (completely, cut by the upstream, or abandoned by the client).
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
-from steadyllm.call import Call, Response
+from steadyllm.call import Call, Response, close_stream
 from steadyllm.errors import GatewayError, UpstreamFailure
 from steadyllm.pipeline import Handler
+from steadyllm.policy.pricing import PriceBook
 from steadyllm.recording import RecordWriter
 from steadyllm.stores.base import CallRecord
 
-__all__ = ["RecordStage", "build_record"]
+__all__ = ["RecordObserver", "RecordStage", "build_record", "new_id"]
 
 log = logging.getLogger("steadyllm.records")
+
+
+def new_id() -> str:
+    """A random 128-bit id shaped like ``uuid4().hex``, at a sixth of its cost.
+
+    Ids must be unique, not secret: the ``random`` module's generator is seeded from
+    the OS, reseeded in every forked worker, and needs no system call per id.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 def build_record(
@@ -42,7 +52,7 @@ def build_record(
     elif response is not None and response.outcome != "complete":
         error_type = f"stream_{response.outcome}"
     return CallRecord(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         request_id=call.request_id,
         created_at=call.received_at,
         kind=call.kind,
@@ -70,27 +80,60 @@ def build_record(
     )
 
 
+class RecordObserver(Protocol):
+    """Sees every call enter and its record leave (telemetry derives its metrics here)."""
+
+    def begin(self, call: Call) -> None: ...
+
+    def finish(self, call: Call, response: Response | None, record: CallRecord) -> None: ...
+
+    def abandon(self, call: Call) -> None:
+        """The call was cancelled before it had a record (the client went away)."""
+        ...
+
+
 class RecordStage:
     name = "record"
 
-    def __init__(self, writer: RecordWriter) -> None:
+    def __init__(
+        self,
+        writer: RecordWriter,
+        observer: RecordObserver | None = None,
+        *,
+        pricing: PriceBook | None = None,
+    ) -> None:
         self._writer = writer
+        self._observer = observer
+        self._pricing = pricing  # the price decision (config, catalog, or counted unpriced)
         self._unpriced: set[str] = set()
 
+    def _submit(self, call: Call, response: Response | None, record: CallRecord) -> None:
+        self._writer.submit(record)
+        if self._observer is not None:
+            self._observer.finish(call, response, record)
+
     async def __call__(self, call: Call, call_next: Handler) -> Response:
+        if self._observer is not None:
+            self._observer.begin(call)
         try:
             response = await call_next(call)
         except GatewayError as exc:
-            self._writer.submit(
-                build_record(call, status=exc.http_status, response=None, error=exc)
+            self._submit(
+                call, None, build_record(call, status=exc.http_status, response=None, error=exc)
             )
             raise
         except Exception as exc:
-            self._writer.submit(build_record(call, status=500, response=None, error=exc))
+            self._submit(call, None, build_record(call, status=500, response=None, error=exc))
+            raise
+        except BaseException:
+            if self._observer is not None:
+                self._observer.abandon(call)
             raise
         if response.chunks is None:
             self._price(call, response)
-            self._writer.submit(build_record(call, status=200, response=response, error=None))
+            self._submit(
+                call, response, build_record(call, status=200, response=response, error=None)
+            )
             return response
         response.chunks = self._watch(call, response, response.chunks)
         return response
@@ -112,12 +155,18 @@ class RecordStage:
             raise
         finally:
             self._price(call, response)
-            self._writer.submit(build_record(call, status=200, response=response, error=error))
+            self._submit(
+                call, response, build_record(call, status=200, response=response, error=error)
+            )
+            await close_stream(chunks)
 
     def _price(self, call: Call, response: Response) -> None:
         if response.cost is not None:
             return
         deployment = call.deployment
+        if self._pricing is not None:
+            response.cost = self._pricing.charge(deployment, response.usage)
+            return
         if deployment is None:
             return
         if deployment.price is None:

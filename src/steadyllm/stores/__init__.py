@@ -14,6 +14,7 @@ which is exact for one process only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from steadyllm.config import ConfigError, StoreSettings
 from steadyllm.stores.base import (
@@ -25,6 +26,9 @@ from steadyllm.stores.base import (
     Reservation,
 )
 from steadyllm.stores.memory import MemoryCacheStore, MemoryCounterStore, MemoryRecordStore
+
+if TYPE_CHECKING:
+    from steadyllm.stores.sql.engine import Database
 
 __all__ = [
     "CacheEntry",
@@ -48,6 +52,7 @@ class Stores:
     counters: CounterStore
     cache: CacheStore
     records: RecordStore
+    database: Database | None = None  # the records' SQL database (None for memory://)
 
     async def close(self) -> None:
         """Close every store, even when one of them fails to close."""
@@ -68,10 +73,12 @@ def _scheme(url: str, setting: str) -> str:
     return scheme.lower()
 
 
-async def _open_records_and_cache(url: str, *, migrate: bool) -> tuple[RecordStore, CacheStore]:
+async def _open_records_and_cache(
+    url: str, *, migrate: bool
+) -> tuple[RecordStore, CacheStore, Database | None]:
     scheme = _scheme(url, "store.url")
     if scheme == "memory":
-        return MemoryRecordStore(), MemoryCacheStore()
+        return MemoryRecordStore(), MemoryCacheStore(), None
     if scheme not in _SQL_SCHEMES:
         raise ConfigError(
             f"store.url: unsupported scheme {scheme!r}; use memory://, "
@@ -86,7 +93,7 @@ async def _open_records_and_cache(url: str, *, migrate: bool) -> tuple[RecordSto
         except BaseException:
             await database.dispose()
             raise
-    return SqlRecordStore(database), SqlCacheStore(database)
+    return SqlRecordStore(database), SqlCacheStore(database), database
 
 
 async def _open_redis(url: str, prefix: str | None) -> tuple[CounterStore, CacheStore]:
@@ -122,18 +129,22 @@ async def open_stores(
 ) -> Stores:
     """Open the stores ``settings`` name, migrating SQL schemas first unless told not to.
 
-    ``redis_prefix`` starts every Redis key (default ``steadyllm:``), so several
+    ``redis_prefix`` starts every Redis key (default ``store.redis_prefix``), so several
     gateways or test runs can share one Redis.
 
     Raises :class:`~steadyllm.config.ConfigError` for a URL no backend serves.
     """
-    records, cache = await _open_records_and_cache(settings.url, migrate=migrate)
+    records, cache, database = await _open_records_and_cache(settings.url, migrate=migrate)
+    if redis_prefix is None:
+        redis_prefix = settings.redis_prefix
     if settings.redis_url is None:
-        return Stores(counters=MemoryCounterStore(), cache=cache, records=records)
+        return Stores(
+            counters=MemoryCounterStore(), cache=cache, records=records, database=database
+        )
     try:
         counters, shared_cache = await _open_redis(settings.redis_url, redis_prefix)
     except BaseException:
         await records.close()
         raise
     # The SQL cache store shares its engine with the records, so nothing to close.
-    return Stores(counters=counters, cache=shared_cache, records=records)
+    return Stores(counters=counters, cache=shared_cache, records=records, database=database)

@@ -14,7 +14,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["CALL_RECORDS", "METADATA", "RESPONSE_CACHE", "VERSION_TABLE", "json_type"]
+__all__ = [
+    "API_KEYS",
+    "CALL_RECORDS",
+    "METADATA",
+    "RESPONSE_CACHE",
+    "SAFETY_CHECKS",
+    "SAFETY_EVENTS",
+    "USAGE_DAILY",
+    "VERSION_TABLE",
+    "json_type",
+]
 
 METADATA = sa.MetaData()
 
@@ -90,4 +100,83 @@ RESPONSE_CACHE = sa.Table(
     sa.Index("ix_response_cache_last_accessed", "last_accessed"),
     sa.Index("ix_response_cache_variant", "variant"),
     sa.Index("ix_response_cache_expires_at", "expires_at"),
+)
+
+
+# --- keys and usage (migration 0002_keys_usage) -------------------------------------
+
+API_KEYS = sa.Table(
+    "api_keys",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),  # SHA-256 of the secret
+    sa.Column("hint", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("tenant", sa.Text, nullable=False),
+    sa.Column("user", sa.Text),
+    sa.Column("tier", sa.Text, nullable=False),
+    # NULL: every model (a JSON null would read back as None too, but not query as NULL)
+    sa.Column(
+        "allowed_models",
+        sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql"),
+    ),
+    sa.Column("limits", json_type(), nullable=False),  # overrides of the tier's limits
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double),
+    sa.Column("expires_at", sa.Double),
+    sa.Index("ix_api_keys_tenant", "tenant"),
+)
+
+# One row per UTC day and combination of the report dimensions, kept by a trigger on
+# call_records (see the migration): an absent dimension is '' so the key is unique.
+USAGE_DAILY = sa.Table(
+    "usage_daily",
+    METADATA,
+    sa.Column("day", sa.Text, primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("tenant", sa.Text, primary_key=True),
+    sa.Column("key_id", sa.Text, primary_key=True),
+    sa.Column("user", sa.Text, primary_key=True),
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("deployment", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, primary_key=True),
+    sa.Column("project_id", sa.Text, primary_key=True),
+    sa.Column("agent_type", sa.Text, primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_usd", sa.Double, nullable=False),
+    sa.Column("unpriced_requests", sa.BigInteger, nullable=False),  # tokens used, price unknown
+)
+
+# --- the safety log (migration 0002_safety) -------------------------------------------
+
+SAFETY_EVENTS = sa.Table(
+    "safety_events",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("check_type", sa.Text, nullable=False),  # input | output | validation
+    sa.Column("violation_type", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("blocked", sa.Boolean, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("tenant", sa.Text, nullable=False),
+    sa.Column("conversation", sa.Text),
+    sa.Column("score", sa.Double),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", json_type(), nullable=False),
+    sa.Index("ix_safety_events_created_at", "created_at"),
+    sa.Index("ix_safety_events_check_violation", "check_type", "violation_type"),
+)
+
+# Checks counted per type and hour (epoch seconds of the hour's start).
+SAFETY_CHECKS = sa.Table(
+    "safety_checks",
+    METADATA,
+    sa.Column("check_type", sa.Text, primary_key=True),
+    sa.Column("hour", sa.Double, primary_key=True),
+    sa.Column("checks", sa.BigInteger, nullable=False),
 )

@@ -1,0 +1,1 @@
+"""Alerts the gateway sends to people (webhooks)."""

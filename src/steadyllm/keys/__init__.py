@@ -1,0 +1,1 @@
+"""Virtual API keys: settings, secrets, the key store and its cached lookup."""

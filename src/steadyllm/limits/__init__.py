@@ -1,0 +1,1 @@
+"""Rate limits, token limits, budgets and concurrency: rules, stores, the limiter."""

@@ -1,0 +1,1 @@
+"""Local inference: hardware, tiers, catalog, recommendations, the llamacpp provider."""
