@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "breaker": {"failure_threshold": 5, "recovery_timeout": 3600},
     }
     results: list[tuple[LoadResult, float]] = []
+    floors: list[LoadResult] = []
     with harness.workspace() as workdir, harness.sim_process(workdir, latency_ms=0) as sim:
         config = harness.gateway_config(sim, workdir, extra={"resilience": resilience})
         with harness.gateway_process(workdir, config) as gateway:
@@ -81,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
                 served = int((args.duration + 1.0) * rate)
                 results.append((result, (gateway.cpu_seconds() - cpu) / served * 1e6))
             upstream_after = _upstream_requests(sim)
+            for rate in rates:  # the floor: the gateway's 404 for a path it does not serve
+                floors.append(
+                    run(
+                        run_load(
+                            f"{gateway.url}/v1/no-such-route",
+                            rate=rate,
+                            duration=args.duration,
+                            expect_status=404,
+                        )
+                    )
+                )
     lines = [
         f"- Machine: {harness.machine()}",
         f"- Command: `{harness.command_line()}`",
@@ -88,17 +100,25 @@ def main(argv: list[str] | None = None) -> int:
         "- Setup: one gateway worker in front of a simulator answering 503 to everything; "
         f"the breaker (5 consecutive failures, no retries, no fallback) opened after "
         f"{opened_after} calls; every later call is answered 503 without reaching the "
-        "upstream. Open-loop load (raw client, uvloop) for "
+        "upstream. For scale, the same load against a path the gateway does not serve "
+        "(a 404 from its HTTP edge, no stage involved) is the floor of any answer here. "
+        "Open-loop load (raw client, uvloop) for "
         f"{args.duration:g} s per rate; latency from the scheduled send to the whole answer.",
         "",
-        "| rate (req/s) | p50 | p95 | p99 | max | errors | achieved | gateway CPU per request |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| rate (req/s) | answer | p50 | p95 | p99 | max | errors | achieved | "
+        "gateway CPU per request |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for result, cpu_us in results:
+    for (result, cpu_us), floor in zip(results, floors, strict=True):
         lines.append(
-            f"| {result.rate:g} | {result.p(50):.2f} ms | {result.p(95):.2f} ms | "
-            f"{result.p(99):.2f} ms | {result.p(100):.2f} ms | {result.error_count} | "
-            f"{result.achieved_rate:.0f} | {cpu_us:.0f} µs |"
+            f"| {result.rate:g} | 503, breaker open | {result.p(50):.2f} ms | "
+            f"{result.p(95):.2f} ms | {result.p(99):.2f} ms | {result.p(100):.2f} ms | "
+            f"{result.error_count} | {result.achieved_rate:.0f} | {cpu_us:.0f} µs |"
+        )
+        lines.append(
+            f"| {floor.rate:g} | 404, no such route (the floor) | {floor.p(50):.2f} ms | "
+            f"{floor.p(95):.2f} ms | {floor.p(99):.2f} ms | {floor.p(100):.2f} ms | "
+            f"{floor.error_count} | {floor.achieved_rate:.0f} | |"
         )
     lines += [
         "",

@@ -24,6 +24,7 @@ from steadyllm.call import Call, Deployment, Response, Usage
 from steadyllm.gateway import Gateway
 from steadyllm.pipeline import Handler, Stage, fold
 from steadyllm.stages.provider import call_provider
+from steadyllm.stages.record import new_id
 
 ANSWER: dict[str, Any] = {
     "id": "chatcmpl-bench",
@@ -113,7 +114,7 @@ async def _measure(calls: int) -> tuple[list[str], dict[str, list[float]]]:
             body["messages"] = [{"role": "user", "content": f"Say hello, #{serial}."}]
             timings.current.clear()
             started = time.perf_counter()
-            call = gateway.new_call("chat", body)
+            call = gateway.new_call("chat", body, request_id=f"req_{new_id()}")  # as the edge
             checked = time.perf_counter()
             await handler(call)
             ended = time.perf_counter()

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from steadyllm import cli_cache, cli_keys, cli_local
+from steadyllm import cli_cache, cli_experiments, cli_keys, cli_lifecycle, cli_local
 from steadyllm.config import ConfigError, Settings, load_settings
 
 __all__ = ["main"]
@@ -231,6 +231,9 @@ main.add_command(cli_keys.usage)
 main.add_command(cli_local.hardware)
 main.add_command(cli_local.catalog)
 main.add_command(cli_cache.cache)
+main.add_command(cli_experiments.experiments)
+main.add_command(cli_lifecycle.eval_group)
+main.add_command(cli_lifecycle.export)
 
 
 if __name__ == "__main__":  # pragma: no cover

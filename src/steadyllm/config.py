@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from steadyllm.cache.settings import CacheSettings
 from steadyllm.keys.settings import AccessSettings
+from steadyllm.lifecycle.settings import LifecycleSettings
 from steadyllm.local.settings import LlamaCppSettings, LocalSettings
 from steadyllm.resilience.settings import ResilienceSettings
 from steadyllm.safety.settings import SafetySettings
 from steadyllm.telemetry.settings import TelemetrySettings
+from steadyllm.variants.settings import VariantsSettings
 
 __all__ = [
     "ConfigError",
@@ -125,6 +127,8 @@ class Settings(_Strict):
     access: AccessSettings = AccessSettings()  # keys, limits, budgets, alerts
     cache: CacheSettings = CacheSettings()  # the response cache (docs/CACHE.md)
     safety: SafetySettings = SafetySettings()  # input/output checks, validation (docs/SAFETY.md)
+    lifecycle: LifecycleSettings = LifecycleSettings()  # versions, drift, retraining (LIFECYCLE.md)
+    variants: VariantsSettings = VariantsSettings()  # variants, shadow, A/B (EXPERIMENTS.md)
 
     @model_validator(mode="after")
     def _check_models(self) -> Settings:

@@ -18,6 +18,7 @@ from steadyllm.cache.runtime import ResponseCache
 from steadyllm.call import Call, Response
 from steadyllm.config import Settings, load_settings
 from steadyllm.errors import InternalError
+from steadyllm.lifecycle.runtime import Lifecycle
 from steadyllm.limits.access import Access
 from steadyllm.openai_request import check_chat_request, check_embeddings_request, take_metadata
 from steadyllm.pipeline import Handler, Stage, fold
@@ -25,6 +26,7 @@ from steadyllm.recording import RecordWriter
 from steadyllm.resilience.runtime import Resilience
 from steadyllm.routing import Router
 from steadyllm.safety.service import Safety
+from steadyllm.shadow.orchestrator import ShadowOrchestrator
 from steadyllm.stages.auth import AuthStage
 from steadyllm.stages.breaker import BreakerStage
 from steadyllm.stages.cache import CacheStage
@@ -39,6 +41,7 @@ from steadyllm.stages.route import RouteStage
 from steadyllm.stages.validate import ValidateStage
 from steadyllm.stores import Stores, open_stores
 from steadyllm.telemetry.hub import Telemetry
+from steadyllm.variants.runtime import Variants
 
 __all__ = ["Gateway"]
 
@@ -58,6 +61,8 @@ class Gateway:
         self._resilience: Resilience | None = None
         self._cache: ResponseCache | None = None
         self._safety: Safety | None = None
+        self._variants: Variants | None = None
+        self._lifecycle: Lifecycle | None = None
 
     @classmethod
     def from_config(
@@ -70,6 +75,7 @@ class Gateway:
     async def start(self) -> None:
         if self._handler is not None:
             return
+        ResponseCache.check(self.settings.cache)
         self._stores = await open_stores(self.settings.store)
         self._router = Router.from_settings(self.settings)
         self._resilience = await Resilience.open(self.settings.resilience, self.settings.store)
@@ -85,10 +91,21 @@ class Gateway:
         self._safety = await Safety.open(
             self.settings.safety, self._stores, list(self._router.routes)
         )
+        self._variants = await Variants.open(self.settings, self._stores)
+        self._lifecycle = Lifecycle(
+            self.settings.lifecycle,
+            self._stores.database,
+            self._stores.records,
+            self.chat,
+            shadow=lambda: getattr(self, "shadow", None),
+        )
+        self._variants.connect(getattr(self, "lifecycle", None))
         stages = self._stages()
         wrap = self.telemetry.stage_wrapper
         self._handler = self.telemetry.wrap_handler(fold(stages, call_provider, wrap=wrap))
+        self._variants.start(stages, call_provider)
         await self.telemetry.start(self, stages)
+        await self._lifecycle.start()
 
     def _stages(self) -> list[Stage]:
         assert self._router is not None
@@ -97,12 +114,14 @@ class Gateway:
         assert self._access is not None
         assert self._cache is not None
         assert self._safety is not None
+        assert self._variants is not None
         access = self._access
         return [
             RecordStage(self._writer, self.telemetry, pricing=access.pricing),
             AuthStage(access.keyring, require_keys=access.settings.require_keys),
             LimitStage(access.limiter, access.pricing, access.settings),
             GuardInStage(self._safety),
+            self._variants.stage(),
             CacheStage(self._cache),
             RouteStage(self._router),
             FallbackStage(self._resilience, self._router),
@@ -115,6 +134,12 @@ class Gateway:
     async def stop(self) -> None:
         """Flush every record and release connections. In-flight calls must be done."""
         await self.telemetry.stop()
+        if self._lifecycle is not None:
+            await self._lifecycle.stop()
+            self._lifecycle = None
+        if self._variants is not None:
+            await self._variants.close()
+            self._variants = None
         if self._cache is not None:
             await self._cache.stop()
             self._cache = None
@@ -186,6 +211,25 @@ class Gateway:
         if self._cache is None:
             raise InternalError("the gateway is not started")
         return self._cache
+
+    @property
+    def variants(self) -> Variants:
+        """Variants, live variant per route, experiments (``variants.runtime``)."""
+        if self._variants is None:
+            raise InternalError("the gateway is not started")
+        return self._variants
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """Outcomes, prompt versions, drift, retraining (``lifecycle.runtime``)."""
+        if self._lifecycle is None:
+            raise InternalError("the gateway is not started")
+        return self._lifecycle
+
+    @property
+    def shadow(self) -> ShadowOrchestrator:
+        """The shadow test: start, status, analysis, promotion_check, promote, rollback."""
+        return self.variants.shadow
 
     @property
     def records(self) -> RecordWriter:

@@ -49,11 +49,13 @@ class RecordWriter:
     def submit(self, record: CallRecord) -> None:
         if len(self._buffer) >= self._settings.max_buffer:
             self.dropped += 1
-            log.error(
-                "record buffer full (%d); dropping record %s",
-                self._settings.max_buffer,
-                record.id,
-            )
+            if self.dropped == 1 or self.dropped % 1000 == 0:  # loud, but no log storm
+                log.error(
+                    "record buffer full (%d): %d records dropped so far (latest %s)",
+                    self._settings.max_buffer,
+                    self.dropped,
+                    record.id,
+                )
             return
         self._buffer.append(record)
         if len(self._buffer) >= self._settings.batch_size:

@@ -157,9 +157,9 @@ def test_a_different_tenant_misses(sim: SimThread, gateway: GatewayThread) -> No
             f"{gateway.url}/api/keys", json={"tenant": tenant, "tier": "premium"}
         ).json()
         keys[tenant] = created["key"]
-    acme, status = ask(gateway, "Is Tuesday free?", key=keys["acme"])
+    _acme, status = ask(gateway, "Is Tuesday free?", key=keys["acme"])
     assert status == "miss"
-    globex, status = ask(gateway, "Is Tuesday free?", key=keys["globex"])
+    _globex, status = ask(gateway, "Is Tuesday free?", key=keys["globex"])
     assert status == "miss"
     _, status = ask(gateway, "is tuesday free", key=keys["globex"])
     assert status == "semantic-hit"  # of globex's own entry
@@ -187,12 +187,14 @@ def test_streams_are_kept_and_replayed_either_way(sim: SimThread, gateway: Gatew
     assert all(c.usage is None for c in chunks)  # not asked for: not sent
     _, status, chunks = stream(stream_options={"include_usage": True})
     assert status == "hit"
-    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens > 0
     plain, status = ask(gateway, "Do you bring your own supplies?")
     assert (plain, status) == (streamed, "hit")
     ask(gateway, "What does a deep clean include?")
     text, status, _ = stream_of(sdk, "What does a deep clean include?")
-    assert status == "hit" and text == ask(gateway, "What does a deep clean include?")[0]
+    assert status == "hit"
+    assert text == ask(gateway, "What does a deep clean include?")[0]
     assert upstream_calls(sim) == 2
 
 
@@ -231,7 +233,10 @@ def test_stale_answer_when_the_upstream_is_down(sim: SimThread, gateway: Gateway
     sdk = client(gateway)
     messages = [{"role": "user", "content": "What is your cancellation policy?"}]
     raw = sdk.chat.completions.with_raw_response.create(
-        model="fast", temperature=0, messages=messages, extra_headers={"x-steadyllm-cache-ttl": "0.2"}
+        model="fast",
+        temperature=0,
+        messages=messages,
+        extra_headers={"x-steadyllm-cache-ttl": "0.2"},
     )
     fresh = raw.parse().choices[0].message.content
     time.sleep(0.3)
@@ -268,7 +273,8 @@ def test_stats_equal_the_calls_made_and_the_recorded_costs(
     overall = stats["overall"]
     assert (overall["hits"], overall["misses"]) == (4, 3)
     assert overall["hitRate"] == pytest.approx(4 / 7)
-    assert overall["semanticHits"] == 1 and overall["bypasses"] == 1
+    assert overall["semanticHits"] == 1
+    assert overall["bypasses"] == 1
     expected_cost = (
         2 * by_question[questions[0]]["cost_usd"]
         + by_question[questions[1]]["cost_usd"]
@@ -287,9 +293,12 @@ def test_stats_equal_the_calls_made_and_the_recorded_costs(
     top = {q["user_message"]: q for q in stats["topQueries"]}
     assert top[questions[0]]["hit_count"] == 2
     assert top[questions[0]]["cost_usd"] == pytest.approx(by_question[questions[0]]["cost_usd"])
-    assert top[questions[1]]["hit_count"] == 1 and top[questions[2]]["hit_count"] == 1
+    assert top[questions[1]]["hit_count"] == 1
+    assert top[questions[2]]["hit_count"] == 1
     (row,) = stats["byVariant"]
-    assert row["variant"] is None and row["entries"] == 3 and row["total_hits"] == 4
+    assert row["variant"] is None
+    assert row["entries"] == 3
+    assert row["total_hits"] == 4
     assert row["avg_cost_saved"] == pytest.approx(expected_cost / 3)
     assert upstream_calls(sim) == 4  # 3 misses and the bypass
 

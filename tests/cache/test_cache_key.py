@@ -38,12 +38,25 @@ def test_normalize_text(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"messages": [BASE["messages"][0], {"role": "user", "content": "  How much is a deep clean? "}]},
-        {"messages": [BASE["messages"][0], {"role": "user", "content": "How much  is a\ndeep clean?"}]},
         {
             "messages": [
                 BASE["messages"][0],
-                {"role": "user", "content": [{"type": "text", "text": "How much is a deep clean?"}]},
+                {"role": "user", "content": "  How much is a deep clean? "},
+            ]
+        },
+        {
+            "messages": [
+                BASE["messages"][0],
+                {"role": "user", "content": "How much  is a\ndeep clean?"},
+            ]
+        },
+        {
+            "messages": [
+                BASE["messages"][0],
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "How much is a deep clean?"}],
+                },
             ]
         },
         {"temperature": 0.0},
@@ -75,7 +88,12 @@ def test_same_key(change: dict[str, Any]) -> None:
         {"logit_bias": {"50256": -100}},
         {"logprobs": True},
         {"some_provider_extra": {"safe_mode": True}},
-        {"messages": [BASE["messages"][0], {"role": "user", "content": "how much is a deep clean?"}]},
+        {
+            "messages": [
+                BASE["messages"][0],
+                {"role": "user", "content": "how much is a deep clean?"},
+            ]
+        },
         {"messages": [{"role": "system", "content": "Be brief."}, BASE["messages"][1]]},
         {"messages": [BASE["messages"][1]]},
         {"messages": [BASE["messages"][0], {**BASE["messages"][1], "name": "maria"}]},
@@ -98,7 +116,8 @@ def test_scope_covers_all_but_the_last_message_and_the_tenant() -> None:
         "messages": [BASE["messages"][0], {"role": "user", "content": "Is Tuesday free?"}],
     }
     two = request_key(other_question, tenant="acme", variant=None)
-    assert one.scope == two.scope and one.key != two.key
+    assert one.scope == two.scope
+    assert one.key != two.key
     assert request_key(BASE, tenant="globex", variant=None).scope == one.scope
     assert request_key({**BASE, "seed": 1}, tenant="acme", variant=None).scope != one.scope
     assert request_key(BASE, tenant="acme", variant="b").scope != one.scope
@@ -117,6 +136,11 @@ def test_semantic_only_when_the_last_message_is_a_plain_user_message() -> None:
     }
     found = request_key(tool_turn, tenant="t", variant=None)
     assert not found.semantic
+    question = {
+        **tool_turn,
+        "messages": [*tool_turn["messages"][:-1], {"role": "user", "content": "?"}],
+    }
+    assert request_key(question, tenant="t", variant=None).scope != found.scope
     assert found.user_message == "How much is a deep clean?"
     image = {
         **BASE,

@@ -21,7 +21,8 @@ async def test_entries_are_shared_through_l2(cache_store: CacheStore) -> None:
         await first.cache.flush()
     async with Rig(store=cache_store, clock=clock, serve_stale=True, ttl=60) as second:
         call, _, text = await second.ask("How much is a deep clean?")
-        assert call.notes["cache"] == "hit" and text == "answer 1 to How much is a deep clean?"
+        assert call.notes["cache"] == "hit"
+        assert text == "answer 1 to How much is a deep clean?"
         assert second.upstream.calls == 0
         await second.cache.flush()
         (entry,) = await cache_store.scan(

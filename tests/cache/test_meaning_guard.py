@@ -44,7 +44,11 @@ from steadyllm.policy.meaning_guard import meaning_differs, meaning_of
         ("When is my cleaning?", "Where is my cleaning?", "aspect"),
         ("How much does a deep clean cost?", "How long does a deep clean take?", "aspect"),
         ("When will the cleaner arrive?", "What time will the cleaner arrive?", None),
-        ("Can I book a deep cleaning for Friday?", "Could I book a deep cleaning for Friday?", None),
+        (
+            "Can I book a deep cleaning for Friday?",
+            "Could I book a deep cleaning for Friday?",
+            None,
+        ),
         ("How do I cancel my booking?", "How can I cancel my booking?", None),
         ("Is Tuesday available?", "Is Tuesday free?", None),
         ("Are you open on Saturdays?", "Are you open Saturday?", None),

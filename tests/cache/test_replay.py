@@ -28,14 +28,34 @@ def test_assemble_text_and_tool_calls_of_two_choices() -> None:
         chunk(0, {"content": "lo"}),
         chunk(0, {}, "stop"),
         chunk(1, {"role": "assistant", "content": ""}),
-        chunk(1, {"tool_calls": [{"index": 0, "id": "t1", "type": "function", "function": {"name": "book", "arguments": ""}}]}),
+        chunk(
+            1,
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "t1",
+                        "type": "function",
+                        "function": {"name": "book", "arguments": ""},
+                    }
+                ]
+            },
+        ),
         chunk(1, {"tool_calls": [{"index": 0, "function": {"arguments": '{"day":'}}]}),
         chunk(1, {"tool_calls": [{"index": 0, "function": {"arguments": '"fri"}'}}]}),
         chunk(1, {}, "tool_calls"),
-        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": USAGE},
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [],
+            "usage": USAGE,
+        },
     ]
     body = assemble(chunks, None)
-    assert body["object"] == "chat.completion" and body["usage"] == USAGE
+    assert body["object"] == "chat.completion"
+    assert body["usage"] == USAGE
     first, second = body["choices"]
     assert first["message"] == {"role": "assistant", "content": "Hello", "refusal": None}
     assert first["finish_reason"] == "stop"
@@ -54,14 +74,25 @@ def test_replay_adds_up_to_the_same_body() -> None:
         "model": "m",
         "system_fingerprint": "fp",
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "Hi", "refusal": None}, "logprobs": None, "finish_reason": "stop"},
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hi", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            },
             {
                 "index": 1,
                 "message": {
                     "role": "assistant",
                     "content": None,
                     "refusal": None,
-                    "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "book", "arguments": "{}"}}],
+                    "tool_calls": [
+                        {
+                            "id": "t1",
+                            "type": "function",
+                            "function": {"name": "book", "arguments": "{}"},
+                        }
+                    ],
                 },
                 "logprobs": None,
                 "finish_reason": "tool_calls",
@@ -72,13 +103,23 @@ def test_replay_adds_up_to_the_same_body() -> None:
     chunks = replay_chunks(body)
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == USAGE
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"] == USAGE
     assert all(c["usage"] is None for c in chunks[:-1])
     assert assemble(chunks, None) == body
 
 
 def entry(key: str, variant: str | None = None, expires_at: float = 100.0) -> CacheEntry:
-    return CacheEntry(key=key, tenant="t", scope="s", model="m", variant=variant, user_message="q", response={}, expires_at=expires_at)
+    return CacheEntry(
+        key=key,
+        tenant="t",
+        scope="s",
+        model="m",
+        variant=variant,
+        user_message="q",
+        response={},
+        expires_at=expires_at,
+    )
 
 
 def test_l1_is_a_bounded_lru_with_reread_and_retention() -> None:
@@ -87,9 +128,11 @@ def test_l1_is_a_bounded_lru_with_reread_and_retention() -> None:
     l1.put(entry("b"), fresh_until=50, now=0)
     assert l1.get("a", now=1) is not None  # a is now the most recent
     l1.put(entry("c"), fresh_until=50, now=1)
-    assert l1.get("b", now=1) is None and len(l1) == 2
+    assert l1.get("b", now=1) is None
+    assert len(l1) == 2
     item = l1.get("a", now=5)
-    assert item is not None and item.fresh(5)
+    assert item is not None
+    assert item.fresh(5)
     assert l1.get("a", now=10) is None  # past l1_ttl: re-read from L2
 
 
@@ -97,7 +140,8 @@ def test_l1_keeps_stale_items_until_their_retention() -> None:
     l1 = LocalCache(max_entries=10, l1_ttl=1000)
     l1.put(entry("a", expires_at=100), fresh_until=50, now=0)
     item = l1.get("a", now=60)
-    assert item is not None and not item.fresh(60)
+    assert item is not None
+    assert not item.fresh(60)
     assert l1.get("a", now=100) is None
 
 

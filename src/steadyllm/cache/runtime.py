@@ -53,6 +53,7 @@ _MAX_PENDING_TOUCHES = 10_000
 _TOUCH_INTERVAL = 1.0  # seconds between L1-hit reports to L2
 _MAX_LOADED_SCOPES = 10_000
 _MAX_PENDING_LOADS = 100
+_STOP_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,15 @@ class Found:
 
 
 class ResponseCache:
+    @staticmethod
+    def check(settings: CacheSettings) -> None:
+        """Refuse, before anything starts, a configuration this process cannot run."""
+        if settings.semantic.matcher == "embedding" and not embeddings_available():
+            raise ConfigError(
+                "cache.semantic.matcher: embedding needs the embeddings extra: "
+                "pip install torch==2.13.0, then pip install 'steadyllm[embeddings]'"
+            )
+
     def __init__(
         self,
         settings: CacheSettings,
@@ -91,11 +101,8 @@ class ResponseCache:
                 max_entries=semantic.max_entries,
             )
         if semantic.matcher == "embedding":
-            if encoder is None and not embeddings_available():
-                raise ConfigError(
-                    "cache.semantic.matcher: embedding needs the embeddings extra: "
-                    "pip install torch==2.13.0, then pip install 'steadyllm[embeddings]'"
-                )
+            if encoder is None:
+                self.check(settings)
             self.matcher = EmbeddingMatcher(
                 encoder or MINILM,
                 EmbeddingCache(
@@ -111,6 +118,7 @@ class ResponseCache:
         self._loads: deque[tuple[str, str]] = deque()
         self._loaded: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._loading = False
+        self._loads_idle: asyncio.Event | None = None
         self._closing = False
         self._drain_lock = asyncio.Lock()
         self._wake: asyncio.Event | None = None
@@ -125,6 +133,8 @@ class ResponseCache:
             return
         self._wake = asyncio.Event()
         self._load_wake = asyncio.Event()
+        self._loads_idle = asyncio.Event()
+        self._loads_idle.set()
         self._tasks = [
             asyncio.create_task(self._upkeep(), name="steadyllm-cache-upkeep"),
             asyncio.create_task(self._load_scopes(), name="steadyllm-cache-index-load"),
@@ -135,16 +145,22 @@ class ResponseCache:
     async def stop(self) -> None:
         """Write what is queued for L2, then stop the background tasks."""
         self._closing = True
-        if self._wake is not None:
-            self._wake.set()
+        for event in (self._wake, self._load_wake):
+            if event is not None:
+                event.set()
         with contextlib.suppress(Exception):
             await self.flush()
-        tasks = [*self._tasks, *([self._preload] if self._preload is not None else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        # The loops end on their own once woken; a cancel is only the fallback, since
+        # a store client may turn a cancel into an ordinary error.
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=_STOP_TIMEOUT)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=_STOP_TIMEOUT)
+        if self._preload is not None:
+            self._preload.cancel()
+            await asyncio.wait([self._preload], timeout=_STOP_TIMEOUT)
         self._tasks = []
         self._preload = None
 
@@ -182,12 +198,12 @@ class ResponseCache:
         """The entry under ``key`` (fresh or stale) from L1, else L2."""
         item = self._l1.get(key, now)
         if item is not None:
-            entry = item.entry
-            if entry.tenant != tenant or (scope is not None and entry.scope != scope):
+            local = item.entry
+            if local.tenant != tenant or (scope is not None and local.scope != scope):
                 return None
             if item.fresh(now):
                 self._touch(key)
-            return Found(entry, "hit", item.fresh_until)
+            return Found(local, "hit", item.fresh_until)
         entry = await self._from_l2(key, now)
         if entry is None or entry.tenant != tenant or (scope is not None and entry.scope != scope):
             return None
@@ -351,10 +367,9 @@ class ResponseCache:
                 fresh_until=fresh_until,
             ),
         )
-        if self.index is not None and request.semantic and request.user_message:
-            if self.matcher is None:
-                self._index_entry(entry, fresh_until, None)
-            # embeddings are indexed by the upkeep task, which may have to wait for the model
+        # Embeddings are indexed by the upkeep task, which may have to wait for the model.
+        if self.index is not None and self.matcher is None and request.semantic:
+            self._index_entry(entry, fresh_until, None)
         if len(self._writes) >= self.settings.write_queue:
             self.stats.dropped_writes += 1
             log.warning("cache write queue full (%d); not writing to L2", len(self._writes))
@@ -381,8 +396,11 @@ class ResponseCache:
 
     async def clear(self, *, variant: str | None = None) -> int:
         """Delete every entry (or one variant's) from L2, L1 and the index."""
-        self._writes = deque(e for e in self._writes if variant is not None and e.variant != variant)
-        self._unpriced = {k: p for k, p in self._unpriced.items() if k in {e.key for e in self._writes}}
+        self._writes = deque(
+            e for e in self._writes if variant is not None and e.variant != variant
+        )
+        queued = {e.key for e in self._writes}
+        self._unpriced = {k: p for k, p in self._unpriced.items() if k in queued}
         removed = await self._store.clear(variant=variant)
         self._l1.clear(variant=variant)
         if self.index is not None:
@@ -468,15 +486,16 @@ class ResponseCache:
         while len(self._loaded) > _MAX_LOADED_SCOPES:
             self._loaded.popitem(last=False)
         self._loads.append(where)
-        if self._load_wake is not None:
+        if self._load_wake is not None and self._loads_idle is not None:
+            self._loads_idle.clear()
             self._load_wake.set()
 
     async def _load_scopes(self) -> None:
         assert self._load_wake is not None
-        while True:
+        while not self._closing:
             await self._load_wake.wait()
             self._load_wake.clear()
-            while self._loads:
+            while self._loads and not self._closing:
                 tenant, scope = self._loads.popleft()
                 self._loading = True
                 try:
@@ -486,6 +505,8 @@ class ResponseCache:
                     log.warning("loading the semantic index from the store failed", exc_info=True)
                 finally:
                     self._loading = False
+            if not self._loads and self._loads_idle is not None:
+                self._loads_idle.set()
 
     async def _load_scope(self, tenant: str, scope: str) -> None:
         assert self.index is not None
@@ -503,8 +524,8 @@ class ResponseCache:
     async def wait_idle(self) -> None:
         """Wait until queued writes and index loads are done (tests and warming use it)."""
         await self.flush()
-        while self._loads or self._loading:
-            await asyncio.sleep(0.01)
+        if self._loads_idle is not None:
+            await self._loads_idle.wait()
         if self._preload is not None:
             with contextlib.suppress(Exception):
                 await self._preload

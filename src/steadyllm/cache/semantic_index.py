@@ -11,7 +11,8 @@ answers could stand in for each other. All indexes together hold at most
   ``|q| - ceil(t * |q|) + 1`` rarest (prefix filtering), and its size must lie in
   ``[t * |q|, |q| / t]``. Only those candidates are scored exactly.
 - Embeddings: a matrix of unit vectors (numpy, float32) per index; a lookup is one
-  matrix-vector product.
+  matrix-vector product, over the nearest partitions only once an index holds more
+  than 20,000 queries (see ``_EmbeddingScope``).
 
 Every candidate above the threshold then goes through the meaning guard
 (:mod:`steadyllm.policy.meaning_guard`), best first.
@@ -106,66 +107,137 @@ class _JaccardScope:
         return matches
 
 
+class _Block:
+    """Unit vectors in one contiguous float32 matrix (grown by doubling), with their keys."""
+
+    def __init__(self, np: Any, dimensions: int) -> None:
+        self._np = np
+        self.keys: list[str] = []
+        self.matrix: Vector = np.zeros((16, dimensions), dtype=np.float32)
+
+    def append(self, key: str, vector: Vector) -> int:
+        row = len(self.keys)
+        if row == self.matrix.shape[0]:
+            grown = self._np.zeros((row * 2, self.matrix.shape[1]), dtype=self._np.float32)
+            grown[:row] = self.matrix
+            self.matrix = grown
+        self.keys.append(key)
+        self.matrix[row] = vector
+        return row
+
+    def remove(self, row: int) -> str | None:
+        """Drop ``row``; the key moved into it from the end, if any."""
+        last = len(self.keys) - 1
+        moved = None
+        if row != last:
+            moved = self.keys[last]
+            self.keys[row] = moved
+            self.matrix[row] = self.matrix[last]
+        self.keys.pop()
+        return moved
+
+    def best(self, vector: Vector, threshold: float, top: int) -> list[Match]:
+        count = len(self.keys)
+        if count == 0:
+            return []
+        similarities = self.matrix[:count] @ vector
+        if count > top:
+            chosen = self._np.argpartition(similarities, count - top)[count - top :]
+        else:
+            chosen = range(count)
+        return [
+            Match(self.keys[int(i)], float(similarities[i]))
+            for i in chosen
+            if similarities[i] >= threshold
+        ]
+
+
 class _EmbeddingScope:
-    _TOP = 8  # candidates taken from one product, best first
+    """Unit vectors; past ``_FLAT_LIMIT`` of them, split into partitions searched by nearness.
+
+    A flat scan reads every vector: at 100,000 x 384 float32 that is 150 MB per
+    lookup, over 10 ms on memory bandwidth alone. So once a scope grows past
+    ``_FLAT_LIMIT`` it is split, once, into about ``sqrt(5 n)`` partitions, each its
+    own contiguous matrix (centroids from one k-means step on a sample; later vectors
+    join their nearest centroid), and a lookup scores only the partitions nearest
+    the query. A match above a high threshold is a near neighbour, which sits in one
+    of those; ``benchmarks/bench_cache.py`` measures the recall.
+    """
+
+    _TOP = 8  # candidates kept from each block, best first
+    _FLAT_LIMIT = 20_000
+    _SAMPLE = 20_000  # vectors the centroids are fitted on
 
     def __init__(self, variant: str | None) -> None:
         import numpy
 
         self._np = numpy
         self.variant = variant
-        self._keys: list[str] = []
-        self._rows: dict[str, int] = {}
-        self._matrix: Vector | None = None
+        self._blocks: list[_Block] = []
+        self._where: dict[str, tuple[int, int]] = {}  # key -> (block, row)
+        self._centroids: Any = None  # (partitions, dimensions) once partitioned
+        self._probes = 1
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._where)
 
     def add(self, key: str, text: str, vector: Vector | None) -> None:
         if vector is None:
             raise ValueError("the embedding index needs the query's vector")
-        np = self._np
-        row = self._rows.get(key)
-        if row is None:
-            row = len(self._keys)
-            if self._matrix is None:
-                self._matrix = np.zeros((16, vector.shape[0]), dtype=np.float32)
-            elif row == self._matrix.shape[0]:
-                grown = np.zeros((row * 2, self._matrix.shape[1]), dtype=np.float32)
-                grown[:row] = self._matrix
-                self._matrix = grown
-            self._keys.append(key)
-            self._rows[key] = row
-        assert self._matrix is not None
-        self._matrix[row] = vector
+        self.remove(key)
+        if not self._blocks:
+            self._blocks.append(_Block(self._np, int(vector.shape[0])))
+        block = 0 if self._centroids is None else int(self._np.argmax(self._centroids @ vector))
+        self._where[key] = (block, self._blocks[block].append(key, vector))
+        if self._centroids is None and len(self._where) > self._FLAT_LIMIT:
+            self._partition()
 
     def remove(self, key: str) -> None:
-        row = self._rows.pop(key, None)
-        if row is None or self._matrix is None:
+        where = self._where.pop(key, None)
+        if where is None:
             return
-        last = len(self._keys) - 1
-        if row != last:  # move the last row into the hole
-            moved = self._keys[last]
-            self._keys[row] = moved
-            self._rows[moved] = row
-            self._matrix[row] = self._matrix[last]
-        self._keys.pop()
+        block, row = where
+        moved = self._blocks[block].remove(row)
+        if moved is not None:
+            self._where[moved] = (block, row)
+
+    def _partition(self) -> None:
+        np = self._np
+        flat = self._blocks[0]
+        count = len(flat.keys)
+        vectors = flat.matrix[:count]
+        rng = np.random.default_rng(count)
+        parts = max(16, int(math.sqrt(5 * count)))
+        sample = vectors[rng.choice(count, size=min(count, self._SAMPLE), replace=False)]
+        centroids = sample[rng.choice(len(sample), size=parts, replace=False)].copy()
+        nearest = np.argmax(sample @ centroids.T, axis=1)  # one k-means step
+        for part in range(parts):
+            members = sample[nearest == part]
+            if len(members):
+                mean = members.mean(axis=0)
+                centroids[part] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        blocks = [_Block(np, vectors.shape[1]) for _ in range(parts)]
+        where: dict[str, tuple[int, int]] = {}
+        for start in range(0, count, 8192):
+            chunk = vectors[start : start + 8192]
+            for offset, part in enumerate(np.argmax(chunk @ centroids.T, axis=1)):
+                key = flat.keys[start + offset]
+                where[key] = (int(part), blocks[int(part)].append(key, chunk[offset]))
+        self._centroids, self._blocks, self._where = centroids, blocks, where
+        self._probes = max(8, parts // 12)
 
     def scored(self, text: str, vector: Vector | None, threshold: float) -> list[Match]:
-        count = len(self._keys)
-        if vector is None or count == 0 or self._matrix is None:
+        if vector is None or not self._where:
             return []
+        if self._centroids is None:
+            return self._blocks[0].best(vector, threshold, self._TOP)
         np = self._np
-        similarities = self._matrix[:count] @ vector
-        if count > self._TOP:
-            top = np.argpartition(similarities, count - self._TOP)[count - self._TOP :]
-        else:
-            top = np.arange(count)
-        return [
-            Match(self._keys[int(i)], float(similarities[i]))
-            for i in top
-            if similarities[i] >= threshold
-        ]
+        nearness = self._centroids @ vector
+        probes = np.argpartition(nearness, -self._probes)[-self._probes :]
+        found: list[Match] = []
+        for part in probes:
+            found.extend(self._blocks[int(part)].best(vector, threshold, self._TOP))
+        return found
 
 
 @dataclass(slots=True)

@@ -96,9 +96,7 @@ class CacheStats:
             "storeErrors": self.store_errors,
             "droppedWrites": self.dropped_writes,
         }
-        entries = [
-            e for e in self.entries.values() if tenant is None or e.tenant == tenant
-        ]
+        entries = [e for e in self.entries.values() if tenant is None or e.tenant == tenant]
         top = sorted(
             (e for e in entries if e.hit_count > 0),
             key=lambda e: (-e.hit_count, e.user_message),

@@ -22,7 +22,8 @@ after normalization. The normalization (also in ``docs/CACHE.md``):
 - JSON with sorted keys, compact separators, UTF-8.
 
 ``scope`` is the hash of everything except the tenant and the last message: the
-model, the variant, the parameters and the conversation before the last turn.
+model, the variant, the parameters, the conversation before the last turn, and
+whether that last turn is a plain-text user message.
 Semantic matching compares only entries of one tenant and one scope, so a
 paraphrase can only stand in for the last user message, never for a different
 system prompt, history or parameter.
@@ -139,6 +140,9 @@ def request_key(body: Mapping[str, Any], *, tenant: str, variant: str | None) ->
     }
     context = canonical[:-1]
     last = canonical[-1] if canonical else None
+    semantic = (
+        last is not None and last.get("role") == "user" and isinstance(last.get("content"), str)
+    )
     scope = _sha256(
         {
             "v": KEY_VERSION,
@@ -146,6 +150,9 @@ def request_key(body: Mapping[str, Any], *, tenant: str, variant: str | None) ->
             "variant": variant,
             "params": params,
             "context": context,
+            # Entries that end in a tool result (say) share no scope with questions, so
+            # a paraphrase can never be matched against them.
+            "semantic": semantic,
         }
     )
     key = _sha256({"v": KEY_VERSION, "tenant": tenant, "scope": scope, "last": last})
@@ -154,7 +161,4 @@ def request_key(body: Mapping[str, Any], *, tenant: str, variant: str | None) ->
         if message.get("role") == "user":
             user_message = _text_of(message.get("content")) or ""
             break
-    semantic = (
-        last is not None and last.get("role") == "user" and isinstance(last.get("content"), str)
-    )
     return RequestKey(key=key, scope=scope, user_message=user_message, semantic=semantic)

@@ -34,6 +34,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from steadyllm.policy.meaning_lexicon import (
+    ACTIONS,
+    ASPECTS,
+    COMMON_WORDS,
+    DATE_MODIFIERS,
+    DAY_PARTS,
+    MONTHS,
+    MULTIPLIERS,
+    NEGATIONS,
+    NUMBER_WORDS,
+    ORDINAL_WORDS,
+    PHRASES,
+    RELATIVE_DAYS,
+    SERVICES,
+    TENS,
+    WEEKDAYS,
+)
+
 __all__ = ["Meaning", "conflict", "meaning_differs", "meaning_of"]
 
 _APOSTROPHES = re.compile(r"['\u2019`]")
@@ -46,223 +64,7 @@ _MONEY = re.compile(r"[$€£]\s?(\d+(?:[.,]\d+)?)")
 _TOKEN = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?(?:st|nd|rd|th)?|[.!?;]")
 _ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 
-_NEGATIONS = frozenset(
-    "not no nope never none nothing nobody without cannot cant dont doesnt didnt isnt arent "
-    "wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt neither nor".split()
-)
-
-_ACTIONS: dict[str, str] = {}
-for _class, _words in {
-    "book": "book books booked schedule schedules scheduled reserve reserves "
-    "reserved arrange arranged order ordered",
-    "cancel": "cancel cancels cancelled canceled cancelling canceling cancellation "
-    "cancellations scrap",
-    "change": "reschedule rescheduled rescheduling move moved moving change changed changing "
-    "modify modified update updated edit edited postpone postponed delay delayed switch "
-    "switched shift push",
-    "add": "add adds added adding include included insert leave left save write",
-    "remove": "remove removes removed removing delete deleted deleting drop exclude excluded "
-    "erase clear skip",
-    "show": "show view list display",
-    "pay": "pay paying paid",
-    "refund": "refund refunds refunded",
-    "confirm": "confirm confirmed confirmation",
-    "pause": "pause paused suspend suspended",
-    "resume": "resume resumed restart unpause continue",
-    "start": "start starts begin begins",
-    "stop": "stop stops quit terminate end",
-    "yes": "yes yeah yep sure",
-    "low": "cheapest cheaper cheap lowest lower minimum min least",
-    "high": "expensive priciest pricier highest higher maximum max most",
-    "early": "earliest earlier soonest sooner",
-    "late": "latest later",
-    "before": "before",
-    "after": "after",
-    "more": "more increase increased raise upgrade extra",
-    "less": "less fewer decrease decreased reduce reduced downgrade",
-    "busy": "busy full unavailable taken occupied",
-}.items():
-    for _word in _words.split():
-        _ACTIONS[_word] = _class
-
-_ASPECTS: dict[str, str] = {}
-for _class, _words in {
-    "price": "price prices pricing priced cost costs costing fee fees charge charges rate "
-    "rates quote quotes dollars budget total",
-    "duration": "duration long",
-    "availability": "available availability free open openings opening slot slots spot "
-    "spots vacancy vacancies",
-    "notes": "note notes comment comments instruction instructions memo remark remarks",
-    "person": "who whom cleaner cleaners staff team",
-    "place": "where address location",
-    "reason": "why",
-}.items():
-    for _word in _words.split():
-        _ASPECTS[_word] = _class
-
-_SERVICES: dict[str, str] = {}
-for _class, _words in {
-    "deep": "deep thorough",
-    "standard": "standard regular basic routine",
-    "carpet": "carpet carpets rug rugs",
-    "window": "window windows",
-    "oven": "oven ovens stove",
-    "fridge": "fridge fridges refrigerator",
-    "laundry": "laundry ironing",
-    "upholstery": "upholstery sofa couch mattress",
-    "office": "office offices commercial",
-    "construction": "construction renovation",
-    "rental": "airbnb rental",
-    "apartment": "apartment apartments flat condo studio",
-    "house": "house townhouse villa",
-    "bedroom": "bedroom bedrooms bed beds",
-    "bathroom": "bathroom bathrooms bath baths toilet toilets",
-    "kitchen": "kitchen kitchens",
-    "garage": "garage",
-    "basement": "basement",
-    "balcony": "balcony patio terrace",
-    "pet": "pet pets dog dogs cat cats",
-    "plumbing": "plumbing plumber",
-    "garden": "garden gardening lawn yard",
-    "weekly": "weekly",
-    "biweekly": "biweekly fortnightly",
-    "monthly": "monthly",
-    "daily": "daily",
-}.items():
-    for _word in _words.split():
-        _SERVICES[_word] = _class
-
-# Phrases read before single words (their words are then used up).
-_PHRASES: dict[tuple[str, ...], tuple[str, str]] = {
-    ("move", "out"): ("service", "move_out"),
-    ("moving", "out"): ("service", "move_out"),
-    ("moveout",): ("service", "move_out"),
-    ("move", "in"): ("service", "move_in"),
-    ("moving", "in"): ("service", "move_in"),
-    ("end", "of", "tenancy"): ("service", "move_out"),
-    ("post", "construction"): ("service", "construction"),
-    ("living", "room"): ("service", "living_room"),
-    ("pest", "control"): ("service", "pest"),
-    ("one", "time"): ("service", "one_time"),
-    ("one", "off"): ("service", "one_time"),
-    ("every", "week"): ("service", "weekly"),
-    ("every", "other", "week"): ("service", "biweekly"),
-    ("every", "two", "weeks"): ("service", "biweekly"),
-    ("every", "month"): ("service", "monthly"),
-    ("call", "off"): ("action", "cancel"),
-    ("how", "much"): ("aspect", "price"),
-    ("how", "long"): ("aspect", "duration"),
-    ("how", "many", "hours"): ("aspect", "duration"),
-    ("how", "many"): ("aspect", "count"),
-    ("when",): ("aspect", "when"),
-    ("least", "expensive"): ("action", "low"),
-    ("most", "expensive"): ("action", "high"),
-    ("at", "least"): ("action", "low"),
-    ("at", "most"): ("action", "high"),
-    ("set", "up"): ("action", "book"),
-    ("sign", "up"): ("action", "book"),
-    ("go", "ahead"): ("action", "yes"),
-}
-_PHRASE_LENGTHS = sorted({len(p) for p in _PHRASES}, reverse=True)
-
-_NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
-_TENS["ninety"] = 90
-_TENS["twenty"] = 20
-_ORDINAL_WORDS = {
-    w: i + 1
-    for i, w in enumerate(
-        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()
-    )
-}
-_MULTIPLIERS = {"twice": 2, "thrice": 3, "half": 0.5, "hundred": 100, "dozen": 12}
-
-_WEEKDAYS = {
-    "monday": "mon",
-    "tuesday": "tue",
-    "tues": "tue",
-    "tue": "tue",
-    "wednesday": "wed",
-    "weds": "wed",
-    "thursday": "thu",
-    "thurs": "thu",
-    "thur": "thu",
-    "thu": "thu",
-    "friday": "fri",
-    "fri": "fri",
-    "saturday": "sat",
-    "sunday": "sun",
-}
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        "january february march april may june july august september october november "
-        "december".split()
-    )
-}
-_MONTHS.update(
-    {"jan": 1, "feb": 2, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10}
-)
-_MONTHS.update({"nov": 11, "dec": 12})
-_RELATIVE_DAYS = {
-    "today": "today",
-    "tonight": "today",
-    "tomorrow": "tomorrow",
-    "tmrw": "tomorrow",
-    "tmr": "tomorrow",
-    "yesterday": "yesterday",
-    "weekend": "weekend",
-    "weekends": "weekend",
-    "weekday": "weekday",
-    "weekdays": "weekday",
-    "week": "week",
-    "weeks": "week",
-    "month": "month",
-    "months": "month",
-    "year": "year",
-    "years": "year",
-}
-_DATE_MODIFIERS = {"next": "next", "following": "next", "last": "last", "previous": "last"}
-_DAY_PARTS = {
-    "morning": "morning",
-    "mornings": "morning",
-    "afternoon": "afternoon",
-    "afternoons": "afternoon",
-    "evening": "evening",
-    "evenings": "evening",
-    "night": "night",
-    "nights": "night",
-    "tonight": "night",
-    "noon": "12:00",
-    "midday": "12:00",
-    "lunchtime": "12:00",
-    "midnight": "00:00",
-}
-
-# Words that start sentences or are capitalized for emphasis, never names.
-_COMMON_WORDS = frozenset(
-    """
-    i im ive id ill me my mine we our us you your yours he she it its they them their
-    what whats when where which who whom why how hows is are was were be been am do does
-    did can could would should will shall may might must have has had get got need want
-    please hi hello hey dear thanks thank ok okay yes no not any some all every each this
-    that these those there here the a an and or but if then so also just still about for
-    to of in on at by with from as into over under after before between during until
-    tell give let make find help show book set sign go schedule cancel reschedule move change add
-    remove delete check confirm send email call text pay charge clean cleaning cleaner
-    cleaners service services price prices cost quote available availability slot slots
-    appointment appointments booking bookings reservation visit visits note notes
-    tomorrow today tonight morning afternoon evening next last this coming following
-    deep standard regular weekly monthly biweekly one two three four five six seven eight
-    nine ten first second third hourly extra same other another more less much many
-    """.split()
-)
+_PHRASE_LENGTHS = sorted({len(p) for p in PHRASES}, reverse=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,17 +86,17 @@ def _in_lexicon(word: str) -> bool:
     """Whether ``word`` (or its singular) is a word the guard reads: never a name."""
     for form in (word, word[:-1] if word.endswith("s") else word):
         if (
-            form in _WEEKDAYS
-            or form in _MONTHS
-            or form in _SERVICES
-            or form in _ACTIONS
-            or form in _ASPECTS
-            or form in _RELATIVE_DAYS
-            or form in _DAY_PARTS
-            or form in _NUMBER_WORDS
-            or form in _ORDINAL_WORDS
-            or form in _NEGATIONS
-            or form in _DATE_MODIFIERS
+            form in WEEKDAYS
+            or form in MONTHS
+            or form in SERVICES
+            or form in ACTIONS
+            or form in ASPECTS
+            or form in RELATIVE_DAYS
+            or form in DAY_PARTS
+            or form in NUMBER_WORDS
+            or form in ORDINAL_WORDS
+            or form in NEGATIONS
+            or form in DATE_MODIFIERS
             or form in ("i", "im", "ive", "id", "ill", "youre", "were", "theyre", "lets")
         ):
             return True
@@ -355,7 +157,7 @@ def meaning_of(text: str) -> Meaning:
             token[0].isupper()
             and len(token) > 1
             and not _in_lexicon(lower)
-            and (not sentence_start or lower not in _COMMON_WORDS)
+            and (not sentence_start or lower not in COMMON_WORDS)
         ):
             names.add(lower)
         sentence_start = False
@@ -370,7 +172,7 @@ def meaning_of(text: str) -> Meaning:
         matched = False
         for length in _PHRASE_LENGTHS:
             phrase = tuple(words[index : index + length])
-            found = _PHRASES.get(phrase) if len(phrase) == length else None
+            found = PHRASES.get(phrase) if len(phrase) == length else None
             if found is not None:
                 kind, value = found
                 {"service": services, "action": actions, "aspect": aspects}[kind].add(value)
@@ -383,50 +185,50 @@ def meaning_of(text: str) -> Meaning:
         following = words[index + 1] if index + 1 < count else ""
         previous = words[index - 1] if index else ""
         index += 1
-        if word in _NEGATIONS:
+        if word in NEGATIONS:
             negated = True
-        elif word in _DATE_MODIFIERS and (
-            following in _WEEKDAYS or following in _RELATIVE_DAYS or following in _MONTHS
+        elif word in DATE_MODIFIERS and (
+            following in WEEKDAYS or following in RELATIVE_DAYS or following in MONTHS
         ):
-            target = _WEEKDAYS.get(following) or _RELATIVE_DAYS.get(following) or following
-            dates.add(f"{_DATE_MODIFIERS[word]}:{target}")
+            target = WEEKDAYS.get(following) or RELATIVE_DAYS.get(following) or following
+            dates.add(f"{DATE_MODIFIERS[word]}:{target}")
             index += 1
-        elif word in _WEEKDAYS or (word.endswith("s") and word[:-1] in _WEEKDAYS):
-            dates.add(_WEEKDAYS.get(word) or _WEEKDAYS[word[:-1]])
-        elif word in _MONTHS and (
+        elif word in WEEKDAYS or (word.endswith("s") and word[:-1] in WEEKDAYS):
+            dates.add(WEEKDAYS.get(word) or WEEKDAYS[word[:-1]])
+        elif word in MONTHS and (
             word != "may" or previous[:1].isdigit() or following[:1].isdigit()
         ):
-            dates.add(f"month:{_MONTHS[word]}")
-        elif word in _DAY_PARTS:
-            times.add(_DAY_PARTS[word])
+            dates.add(f"month:{MONTHS[word]}")
+        elif word in DAY_PARTS:
+            times.add(DAY_PARTS[word])
             if word == "tonight":
                 dates.add("today")
-        elif word in _RELATIVE_DAYS:
-            dates.add(_RELATIVE_DAYS[word])
+        elif word in RELATIVE_DAYS:
+            dates.add(RELATIVE_DAYS[word])
         elif word in ("oclock", "oclocks") and previous.isdigit():
             numbers.discard(previous)
             times.add(f"{int(previous):02d}:00")
         elif word[:1].isdigit():
             ordinal = _ORDINAL_SUFFIX.match(word)
             numbers.add(_number_text(float(ordinal.group(1) if ordinal else word)))
-        elif word in _TENS:
-            value = _TENS[word]
-            if following in _NUMBER_WORDS and 0 < _NUMBER_WORDS[following] < 10:
-                value += _NUMBER_WORDS[following]
+        elif word in TENS:
+            tens = TENS[word]
+            if following in NUMBER_WORDS and 0 < NUMBER_WORDS[following] < 10:
+                tens += NUMBER_WORDS[following]
                 index += 1
-            numbers.add(str(value))
-        elif word in _NUMBER_WORDS:
-            numbers.add(str(_NUMBER_WORDS[word]))
-        elif word in _ORDINAL_WORDS:
-            numbers.add(str(_ORDINAL_WORDS[word]))
-        elif word in _MULTIPLIERS:
-            numbers.add(_number_text(_MULTIPLIERS[word]))
-        elif word in _ACTIONS:
-            actions.add(_ACTIONS[word])
-        elif word in _SERVICES:
-            services.add(_SERVICES[word])
-        elif word in _ASPECTS:
-            aspects.add(_ASPECTS[word])
+            numbers.add(str(tens))
+        elif word in NUMBER_WORDS:
+            numbers.add(str(NUMBER_WORDS[word]))
+        elif word in ORDINAL_WORDS:
+            numbers.add(str(ORDINAL_WORDS[word]))
+        elif word in MULTIPLIERS:
+            numbers.add(_number_text(MULTIPLIERS[word]))
+        elif word in ACTIONS:
+            actions.add(ACTIONS[word])
+        elif word in SERVICES:
+            services.add(SERVICES[word])
+        elif word in ASPECTS:
+            aspects.add(ASPECTS[word])
     return Meaning(
         negated=negated,
         actions=frozenset(actions),

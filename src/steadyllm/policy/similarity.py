@@ -53,7 +53,7 @@ def word_set(text: str) -> frozenset[str]:
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """|a ∩ b| / |a ∪ b|; 1.0 for two empty sets (nothing tells them apart)."""
+    """The size of the intersection over the size of the union; 1.0 for two empty sets."""
     if not a and not b:
         return 1.0
     common = len(a & b)

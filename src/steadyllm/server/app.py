@@ -25,11 +25,14 @@ from steadyllm.server.catalog_api import CatalogApi
 from steadyllm.server.control import ControlPlane
 from steadyllm.server.dashboard import DashboardApi
 from steadyllm.server.data_plane import DataPlane, request_id_of
+from steadyllm.server.experiments_api import ExperimentsApi
 from steadyllm.server.health_api import HealthApi
 from steadyllm.server.keys_api import KeysApi
+from steadyllm.server.lifecycle_api import LifecycleApi
 from steadyllm.server.metrics_api import MetricsApi
 from steadyllm.server.reliability_api import ReliabilityMetricsApi
 from steadyllm.server.safety_api import SafetyApi
+from steadyllm.server.shadow_api import ShadowApi
 from steadyllm.server.slo_api import SloApi
 from steadyllm.server.usage_api import UsageApi
 
@@ -145,6 +148,9 @@ def create_app(gateway: Gateway) -> web.Application:
     app.add_routes(KeysApi(gateway).routes())
     app.add_routes(UsageApi(gateway).routes())
     app.add_routes(CacheApi(gateway).routes())
+    app.add_routes(LifecycleApi(gateway).routes())
+    app.add_routes(ShadowApi(gateway).routes())
+    app.add_routes(ExperimentsApi(gateway).routes())
 
     async def start(_: web.Application) -> None:
         await gateway.start()

@@ -21,17 +21,17 @@ from steadyllm.translate import anthropic as anthropic_format
 
 __all__ = ["DataPlane"]
 
+REQUEST_ID = web.RequestKey("request_id", str)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 def request_id_of(request: web.Request) -> str:
     """The client's ``x-request-id`` when it is sane, else a new one."""
-    existing: str | None = request.get("request_id")
-    if existing is not None:
-        return existing
+    if REQUEST_ID in request:
+        return request[REQUEST_ID]
     incoming = request.headers.get("x-request-id")
     request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else f"req_{new_id()}"
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     return request_id
 
 

@@ -15,6 +15,9 @@ reaches (an SQLite file or PostgreSQL, not ``memory://`` or ``sqlite:///:memory:
 A worker that exits on its own is not replaced: the supervisor drains the others
 and exits with status 1, so the service manager (systemd, Kubernetes) restarts the
 whole unit with a clean state.
+
+The kernel balancing connections across ``SO_REUSEPORT`` listeners is Linux's;
+other systems accept the option but may hand every connection to one worker.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def check_workers(settings: Settings, workers: int) -> None:
     """Refuse a worker count whose shared state would not be shared."""
     if workers <= 1:
         return
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise ConfigError(
+            f"server.workers={workers} needs SO_REUSEPORT, which this platform lacks; "
+            "run one worker per process manager slot instead."
+        )
     store = settings.store
     if store.redis_url is None:
         raise ConfigError(

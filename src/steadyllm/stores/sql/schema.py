@@ -17,10 +17,12 @@ from sqlalchemy.dialects import postgresql
 __all__ = [
     "API_KEYS",
     "CALL_RECORDS",
+    "EXPERIMENTS",
     "METADATA",
     "RESPONSE_CACHE",
     "SAFETY_CHECKS",
     "SAFETY_EVENTS",
+    "SHADOW_COMPARISONS",
     "USAGE_DAILY",
     "VERSION_TABLE",
     "json_type",
@@ -179,4 +181,137 @@ SAFETY_CHECKS = sa.Table(
     sa.Column("check_type", sa.Text, primary_key=True),
     sa.Column("hour", sa.Double, primary_key=True),
     sa.Column("checks", sa.BigInteger, nullable=False),
+)
+
+
+# --- lifecycle: outcomes, versions, drift, retraining, exports (migration 0002_lifecycle)
+
+CONVERSATION_OUTCOMES = sa.Table(
+    "conversation_outcomes",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("request_id", sa.Text),
+    sa.Column("conversation_id", sa.Text),
+    sa.Column("variant", sa.Text),
+    sa.Column("version", sa.Integer),
+    sa.Column("model", sa.Text),
+    sa.Column("booked", sa.Boolean),
+    sa.Column("escalated", sa.Boolean),
+    sa.Column("action", sa.Text),
+    sa.Column("rating", sa.Double),
+    sa.Column("text", sa.Text),
+    sa.Column("outcomes", json_type(), nullable=False),
+    sa.Column("messages", json_type(), nullable=False),
+    sa.Column("cost_usd", sa.Double),
+    sa.Column("latency_ms", sa.Double),
+    sa.Column("tokens", sa.Integer),
+    sa.Index("ix_conversation_outcomes_variant_created", "variant", "created_at"),
+    sa.Index("ix_conversation_outcomes_request_id", "request_id"),
+    sa.Index("ix_conversation_outcomes_created_at", "created_at"),
+)
+
+MODEL_VERSIONS = sa.Table(
+    "model_versions",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("system_prompt", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_by", sa.Text),
+    sa.Column("changes", json_type(), nullable=False),
+    sa.Column("metadata", json_type(), nullable=False),
+    sa.Column("tags", json_type(), nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("previous_active", sa.Integer),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("activated_at", sa.Double),
+    sa.Column("deactivated_at", sa.Double),
+    sa.Index("ux_model_versions_variant_version", "variant", "version", unique=True),
+)
+
+DRIFT_DETECTIONS = sa.Table(
+    "drift_detections",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("detected_at", sa.Double, nullable=False),
+    sa.Column("drift_detected", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.Text),
+    sa.Column("metrics", json_type(), nullable=False),
+    sa.Column("baseline_start", sa.Double, nullable=False),
+    sa.Column("recent_start", sa.Double, nullable=False),
+    sa.Column("baseline_conversations", sa.Integer, nullable=False),
+    sa.Column("recent_conversations", sa.Integer, nullable=False),
+    sa.Index("ix_drift_detections_variant_detected", "variant", "detected_at"),
+)
+
+RETRAINING_SESSIONS = sa.Table(
+    "retraining_sessions",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("variant", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("step", sa.Text, nullable=False),
+    sa.Column("trigger", json_type(), nullable=False),
+    sa.Column("state", json_type(), nullable=False),
+    sa.Column("reasons", json_type(), nullable=False),
+    sa.Column("base_version", sa.Integer),
+    sa.Column("new_version", sa.Integer),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("completed_at", sa.Double),
+    sa.Index("ix_retraining_sessions_variant_started", "variant", "started_at"),
+)
+
+LEARNING_EXPORTS = sa.Table(
+    "learning_exports",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("exported_at", sa.Double, nullable=False),
+    sa.Column("last_created_at", sa.Double, nullable=False),
+    sa.Column("last_id", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Index("ix_learning_exports_exported_at", "exported_at"),
+)
+
+
+# --- shadow comparisons and experiments (migration 0002_shadow) --------------------------
+
+SHADOW_COMPARISONS = sa.Table(
+    "shadow_comparisons",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("primary_variant", sa.Text, nullable=False),
+    sa.Column("shadow_variant", sa.Text, nullable=False),
+    sa.Column("primary_response", sa.Text, nullable=False),
+    sa.Column("shadow_response", sa.Text, nullable=False),
+    sa.Column("similarity", sa.Double, nullable=False),
+    sa.Column("difference_score", sa.Double, nullable=False),
+    sa.Column("is_different", sa.Boolean, nullable=False),
+    sa.Column("action_differs", sa.Boolean, nullable=False),
+    sa.Column("primary_duration_ms", sa.Double, nullable=False),
+    sa.Column("shadow_duration_ms", sa.Double, nullable=False),
+    sa.Column("latency_delta_ms", sa.Double, nullable=False),
+    sa.Column("primary_cost", sa.Double),
+    sa.Column("shadow_cost", sa.Double),
+    sa.Column("cost_delta", sa.Double),
+    sa.Column("shadow_error", sa.Text),
+    sa.Index("ix_shadow_comparisons_session", "session_id", "created_at"),
+)
+
+EXPERIMENTS = sa.Table(
+    "experiments",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("definition", json_type(), nullable=False),  # arms, subject, outcome, alpha
 )
