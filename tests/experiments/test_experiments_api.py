@@ -114,3 +114,35 @@ async def test_bad_experiments_are_refused(client: TestClient[Any, Any]) -> None
         assert (await response.json())["error"]["param"] == param
     missing = await client.get("/api/experiments/exp_nope/results")
     assert missing.status == 404
+
+
+async def test_results_read_outcomes_from_the_feedback_api(client: TestClient[Any, Any]) -> None:
+    """The real wiring: outcomes posted to the lifecycle's ``POST /api/feedback``."""
+    created = await client.post(
+        "/api/experiments", json={"name": "t", "route": "fast", "arms": ["baseline", "casual"]}
+    )
+    experiment = await created.json()
+    variant_of: dict[str, str] = {}
+    for i in range(40):
+        body = {
+            "model": "fast",
+            "messages": [{"role": "user", "content": f"hello {i}"}],
+            "metadata": {"conversation_id": f"c{i}"},
+        }
+        response = await client.post("/v1/chat/completions", json=body)
+        assert response.status == 200
+    gateway = client.app[GATEWAY]  # type: ignore[union-attr]
+    await gateway.records.flush()
+    for record in await gateway.stores.records.list_calls(limit=1000):
+        variant_of[record.metadata["conversation_id"]] = str(record.variant)
+    for conversation, variant in variant_of.items():
+        if variant == "casual":
+            posted = await client.post(
+                "/api/feedback", json={"conversationId": conversation, "booked": True}
+            )
+            assert posted.status == 201, await posted.text()
+    results = await (await client.get(f"/api/experiments/{experiment['id']}/results")).json()
+    by_variant = {arm["variant"]: arm for arm in results["arms"]}
+    assert by_variant["casual"]["subjects"] > 0
+    assert by_variant["casual"]["rate"] == 1.0
+    assert by_variant["baseline"]["rate"] == 0.0

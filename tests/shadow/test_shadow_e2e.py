@@ -141,3 +141,6 @@ def test_bad_shadow_requests_are_refused(gateway: GatewayThread) -> None:
         assert bad.status_code == 400
         assert bad.json()["error"]["param"] == "shadowVariant"
         assert client.post("/api/reliability/shadow/stop").status_code == 409
+        variants = client.get("/api/variants").json()
+        assert variants["variants"] == ["baseline", "quick"]
+        assert variants["live"] == {"fast": "baseline"}

@@ -133,3 +133,22 @@ async def test_a_streamed_primary_is_shadowed_once_the_stream_completes() -> Non
     assert job.primary_text == "the room is free"
     assert job.body["messages"] == [{"role": "user", "content": "hi"}]
     assert job.body["stream"] is True  # the original request; the shadow call unsets it
+
+
+async def test_a_named_variant_without_any_configured_is_refused() -> None:
+    from steadyllm.errors import InvalidRequest
+
+    empty = VariantsSettings()
+    bare = VariantStage(empty, VariantBook({}), MemoryLiveVariants())
+    plain = call()
+    await bare(plain, Inner())
+    assert plain.variant is None
+    with pytest.raises(InvalidRequest, match="Unknown variant"):
+        await bare(call(body={"variant": "casual"}), Inner())
+
+
+async def test_routing_keeps_the_requested_model_in_the_metadata() -> None:
+    c = call("Explain why the bill is higher, step by step.", model="router")
+    await stage()(c, Inner())
+    assert c.model == "smart"
+    assert c.metadata["requested_model"] == "router"

@@ -52,7 +52,7 @@ class VariantStage:
         self._idle = not book.definitions and not settings.query_routing
 
     async def __call__(self, call: Call, call_next: Handler) -> Response:
-        if call.kind != "chat" or (self._idle and not self._busy()):
+        if call.kind != "chat" or (self._idle and not self._busy() and not self._asked(call)):
             return await call_next(call)
         route = call.model
         variant = self._requested(call)  # may drop a "variant" field from the body
@@ -77,6 +77,8 @@ class VariantStage:
             if target is not None:
                 body = dict(body)
                 body["model"] = target
+        if body.get("model") != route:
+            call.metadata["requested_model"] = route  # the record's model is the one used
         call.body = body
         session = (
             self._shadow.wants(variant, self._subject(call, "conversation"))
@@ -93,6 +95,10 @@ class VariantStage:
         return bool(self._experiments and self._experiments.running) or bool(
             self._shadow is not None and self._shadow.session is not None
         )
+
+    def _asked(self, call: Call) -> bool:
+        """Whether the client named a variant (refused when none is configured)."""
+        return self._header in call.headers or "variant" in call.body or "variant" in call.metadata
 
     def _requested(self, call: Call) -> str | None:
         named = call.headers.get(self._header)
