@@ -68,7 +68,7 @@ class ParaphrasingProvider:
         return Response(body=body, usage=Usage(10, 50), deployment=deployment.name)
 
     async def embed(self, call: Call, deployment: Deployment) -> Response:
-        raise NotImplementedError
+        raise AssertionError("this scripted test provider serves chat only")
 
     async def list_models(self) -> list[str]:
         return [self.settings.model]
