@@ -91,7 +91,7 @@ class Gateway:
         self._safety = await Safety.open(
             self.settings.safety, self._stores, list(self._router.routes)
         )
-        self._variants = await Variants.open(self.settings, self._stores)
+        self._variants = await Variants.open(self.settings, self._stores, access=self._access)
         self._lifecycle = Lifecycle(
             self.settings.lifecycle,
             self._stores.database,

@@ -6,6 +6,12 @@ the inner part of the pipeline (route ... provider, plus the record stage), unde
 the shadow tenant so it is billed apart, and never through the cache. Each pair of
 answers becomes a stored :class:`ShadowComparison`; ``promotion_check`` applies the
 criteria, ``promote`` and ``rollback`` switch the live variant for every replica.
+
+The running test (definition, sample count) lives in a :class:`ShadowState` — Redis
+when ``store.redis_url`` is set, so any replica can start, promote, roll back or stop
+it — and its history in a :class:`HistoryStore` (SQL when ``store.url`` is SQL).
+Shadow calls spend their own daily budget (:class:`ShadowBudget`); when it is used
+up the copy is skipped and counted in ``droppedBudget``.
 """
 
 from __future__ import annotations
@@ -15,13 +21,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from steadyllm.call import Call, Principal, Response
-from steadyllm.errors import Conflict, InvalidRequest
+from steadyllm.errors import Conflict, InvalidRequest, RateLimited
 from steadyllm.pipeline import Handler
 from steadyllm.policy.assignment import in_sample
 from steadyllm.policy.promotion import (
@@ -30,8 +35,11 @@ from steadyllm.policy.promotion import (
     check,
     next_ramp,
 )
+from steadyllm.shadow.budget import ShadowBudget
 from steadyllm.shadow.comparison import ShadowComparison, compare
-from steadyllm.shadow.store import ComparisonStore
+from steadyllm.shadow.session import ShadowSession
+from steadyllm.shadow.state import MemoryShadowState, ShadowState
+from steadyllm.shadow.store import ComparisonStore, HistoryStore, MemoryHistoryStore
 from steadyllm.variants.live import LiveVariants
 from steadyllm.variants.settings import ShadowSettings
 
@@ -47,18 +55,6 @@ DEFER_STEP = 0.002
 DEFER_LIMIT = 50
 
 ApplyVariant = Callable[[str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class ShadowSession:
-    id: str
-    shadow_variant: str
-    primary_variant: str
-    routes: tuple[str, ...]
-    traffic_percent: float
-    target_samples: int
-    auto_promote: bool
-    started_at: float
 
 
 @dataclass(slots=True)
@@ -77,9 +73,9 @@ class ShadowJob:
 class _Counters:
     enqueued: int = 0
     dropped: int = 0
+    dropped_budget: int = 0
     errors: int = 0
     completed: int = 0
-    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 class ShadowOrchestrator:
@@ -90,20 +86,27 @@ class ShadowOrchestrator:
         live: LiveVariants,
         apply_variant: ApplyVariant,
         *,
+        state: ShadowState | None = None,
+        history: HistoryStore | None = None,
+        budget: ShadowBudget | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.state: ShadowState = state or MemoryShadowState()
+        self.history_store: HistoryStore = history or MemoryHistoryStore()
+        self.budget = budget
         self.live = live
         self._apply = apply_variant
         self._clock = clock
         self._handler: Handler | None = None
         self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(settings.queue_size)
         self._workers: list[asyncio.Task[None]] = []
+        # This replica's copy of the running test (``refresh`` keeps it at most a
+        # second behind the shared state); control calls read the state itself.
         self.session: ShadowSession | None = None
         self.counters = _Counters()
         self.criteria = PromotionCriteria(**settings.criteria.model_dump())
-        self._samples = 0
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -130,6 +133,12 @@ class ShadowOrchestrator:
         await self._queue.join()
 
     # --- the request path -------------------------------------------------------------
+
+    async def refresh(self) -> ShadowSession | None:
+        """The running test from the shared state's local copy (I/O at most once a
+        second per replica)."""
+        self.session = await self.state.current()
+        return self.session
 
     def wants(self, variant: str | None, subject: str) -> ShadowSession | None:
         """The session that should shadow this call, or None (cheap: no I/O)."""
@@ -174,6 +183,13 @@ class ShadowOrchestrator:
             variant=session.shadow_variant,
             metadata={**job.metadata, "shadow_of": job.request_id, "shadow": "true"},
         )
+        ticket = None
+        if self.budget is not None:
+            try:
+                ticket = await self.budget.reserve(call)
+            except RateLimited:
+                self.counters.dropped_budget += 1
+                return
         started = time.perf_counter()
         error: str | None = None
         response: Response | None = None
@@ -182,6 +198,9 @@ class ShadowOrchestrator:
         except Exception as exc:  # the shadow's failure is data, not the user's problem
             error = type(exc).__name__ + (f": {exc}" if str(exc) else "")
             self.counters.errors += 1
+        finally:
+            if ticket is not None and self.budget is not None:
+                await self.budget.settle(ticket, call, response)
         shadow_ms = (time.perf_counter() - started) * 1000
         comparison = compare(
             id=uuid.uuid4().hex,
@@ -201,10 +220,9 @@ class ShadowOrchestrator:
         )
         await self.store.add(comparison)
         self.counters.completed += 1
-        if self.session is not None and self.session.id == session.id:
-            self._samples += 1
-            if session.auto_promote:
-                await self._auto_step()
+        samples = await self.state.add_sample(session.id)
+        if session.auto_promote:
+            await self._auto_step(session.id, samples)
 
     # --- the control API (HTTP routes and the lifecycle retraining call these) ---------
 
@@ -217,8 +235,6 @@ class ShadowOrchestrator:
         auto_promote: bool = False,
         routes: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
-        if self.session is not None:
-            raise Conflict("A shadow test is already running; stop it first.")
         if shadow_variant == primary_variant:
             raise InvalidRequest("The shadow and primary variants must differ.")
         if not 0 < traffic_percent <= 100:
@@ -228,7 +244,7 @@ class ShadowOrchestrator:
         if routes is None:
             live = await self.live.all()
             routes = tuple(sorted(r for r, v in live.items() if v == primary_variant))
-        self.session = ShadowSession(
+        session = ShadowSession(
             id=uuid.uuid4().hex,
             shadow_variant=shadow_variant,
             primary_variant=primary_variant,
@@ -238,27 +254,39 @@ class ShadowOrchestrator:
             auto_promote=auto_promote,
             started_at=self._clock(),
         )
-        self._samples = 0
-        self._history("start", self.session)
+        if not await self.state.begin(session):
+            raise Conflict("A shadow test is already running; stop it first.")
+        self.session = session
+        await self._history("start", session)
         return await self.status()
 
-    async def stop(self) -> dict[str, Any]:
-        if self.session is None:
+    async def _running(self) -> ShadowSession:
+        session = await self.state.fresh()
+        self.session = session
+        if session is None:
             raise Conflict("No shadow test is running.")
-        self._history("stop", self.session)
+        return session
+
+    async def stop(self) -> dict[str, Any]:
+        session = await self._running()
+        if await self.state.end(session.id):
+            await self._history("stop", session)
         self.session = None
         return await self.status()
 
     async def status(self) -> dict[str, Any]:
-        session = self.session
+        session = await self.state.fresh()
+        self.session = session
         base = {
             "active": session is not None,
             "enqueued": self.counters.enqueued,
             "dropped": self.counters.dropped,
+            "droppedBudget": self.counters.dropped_budget,
             "queueSize": self._queue.qsize(),
         }
         if session is None:
             return base
+        samples = await self.state.samples(session.id)
         return {
             **base,
             "sessionId": session.id,
@@ -266,9 +294,9 @@ class ShadowOrchestrator:
             "primaryVariant": session.primary_variant,
             "routes": list(session.routes),
             "trafficPercent": session.traffic_percent,
-            "samplesCollected": self._samples,
+            "samplesCollected": samples,
             "targetSamples": session.target_samples,
-            "progress": min(1.0, self._samples / session.target_samples),
+            "progress": min(1.0, samples / session.target_samples),
             "autoPromote": session.auto_promote,
         }
 
@@ -287,16 +315,18 @@ class ShadowOrchestrator:
         )
         return figures, comparisons
 
-    def _session_id(self) -> str:
-        if self.session is not None:
-            return self.session.id
-        for entry in reversed(self.counters.history):
+    async def _session_id(self) -> str:
+        session = await self.state.fresh()
+        if session is not None:
+            return session.id
+        for entry in reversed(await self.history_store.list()):
             if entry["action"] == "start":
                 return str(entry["sessionId"])
         raise Conflict("No shadow test has run yet.")
 
-    async def analysis(self) -> dict[str, Any]:
-        figures, comparisons = await self._figures(self._session_id())
+    async def analysis(self, session_id: str | None = None) -> dict[str, Any]:
+        session_id = session_id or await self._session_id()
+        figures, comparisons = await self._figures(session_id)
         n = len(comparisons)
         return {
             "totalComparisons": n,
@@ -313,13 +343,14 @@ class ShadowOrchestrator:
             "costIncrease": figures.cost_increase,
         }
 
-    async def promotion_check(self) -> dict[str, Any]:
-        figures, _ = await self._figures(self._session_id())
+    async def promotion_check(self, session_id: str | None = None) -> dict[str, Any]:
+        session_id = session_id or await self._session_id()
+        figures, _ = await self._figures(session_id)
         decision = check(figures, self.criteria)
         return {
             "shouldPromote": decision.should_promote,
             "reasons": decision.reasons,
-            "analysis": await self.analysis(),
+            "analysis": await self.analysis(session_id),
             "threshold": {
                 "minSamples": self.criteria.min_samples,
                 "maxErrorRate": self.criteria.max_error_rate,
@@ -330,31 +361,31 @@ class ShadowOrchestrator:
 
     async def promote(self) -> dict[str, Any]:
         """Make the shadow variant live on the session's routes and end the session."""
-        session = self.session
-        if session is None:
-            raise Conflict("No shadow test is running.")
-        check_result = await self.promotion_check()
+        session = await self._running()
+        check_result = await self.promotion_check(session.id)
+        if not await self.state.end(session.id):
+            raise Conflict("The shadow test ended meanwhile.")
+        self.session = None
         previous = await self.live.all()
         for route in session.routes:
             await self.live.set(route, session.shadow_variant)
-        entry = self._history(
+        entry = await self._history(
             "promote",
             session,
             previous={r: previous.get(r) for r in session.routes},
             check=check_result["shouldPromote"],
         )
-        self.session = None
         return {"promoted": True, "live": await self.live.all(), "history": entry}
 
     async def rollback(self) -> dict[str, Any]:
         """Reject a running shadow test (the primary stays live), or, when none runs,
         undo the last promotion: each route goes back to its previous variant."""
-        session = self.session
-        if session is not None:
-            entry = self._history("rollback", session, restored={})
+        session = await self.state.fresh()
+        if session is not None and await self.state.end(session.id):
             self.session = None
+            entry = await self._history("rollback", session, restored={})
             return {"rolledBack": True, "live": await self.live.all(), "history": entry}
-        for entry in reversed(self.counters.history):
+        for entry in reversed(await self.history_store.list()):
             if entry["action"] == "rollback":
                 break
             if entry["action"] == "promote":
@@ -369,28 +400,32 @@ class ShadowOrchestrator:
                     "primaryVariant": entry["primaryVariant"],
                     "restored": entry["previous"],
                 }
-                self.counters.history.append(record)
+                await self.history_store.add(record)
                 return {"rolledBack": True, "live": await self.live.all(), "history": record}
         raise Conflict("There is no promotion to roll back.")
 
     async def history(self) -> list[dict[str, Any]]:
-        return list(self.counters.history)
+        return await self.history_store.list()
 
-    async def _auto_step(self) -> None:
-        session = self.session
-        if session is None:
+    async def _auto_step(self, session_id: str, samples: int) -> None:
+        session = await self.state.fresh()
+        if session is None or session.id != session_id:
             return
         figures, _ = await self._figures(session.id)
         if not check(figures, self.criteria).should_promote:
             return
         if session.traffic_percent < 100.0:
-            ramped = next_ramp(session.traffic_percent, self.settings.ramp_step)
-            self.session = replace(session, traffic_percent=ramped)
-            self._history("ramp", self.session)
-        elif self._samples >= session.target_samples:
-            await self.promote()
+            ramped = replace(
+                session, traffic_percent=next_ramp(session.traffic_percent, self.settings.ramp_step)
+            )
+            if await self.state.update(ramped):
+                self.session = ramped
+                await self._history("ramp", ramped)
+        elif samples >= session.target_samples:
+            with contextlib.suppress(Conflict):  # another replica promoted it first
+                await self.promote()
 
-    def _history(self, action: str, session: ShadowSession, **extra: Any) -> dict[str, Any]:
+    async def _history(self, action: str, session: ShadowSession, **extra: Any) -> dict[str, Any]:
         entry = {
             "action": action,
             "at": self._clock(),
@@ -400,7 +435,7 @@ class ShadowOrchestrator:
             "trafficPercent": session.traffic_percent,
             **extra,
         }
-        self.counters.history.append(entry)
+        await self.history_store.add(entry)
         return entry
 
 

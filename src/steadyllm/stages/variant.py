@@ -80,11 +80,10 @@ class VariantStage:
         if body.get("model") != route:
             call.metadata["requested_model"] = route  # the record's model is the one used
         call.body = body
-        session = (
-            self._shadow.wants(variant, self._subject(call, "conversation"))
-            if (self._shadow is not None)
-            else None
-        )
+        session = None
+        if self._shadow is not None and variant is not None:
+            await self._shadow.refresh()  # the shared test, at most a second old
+            session = self._shadow.wants(variant, self._subject(call, "conversation"))
         if session is None:
             return await call_next(call)
         started = time.perf_counter()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["LiveVariants", "MemoryLiveVariants", "RedisLiveVariants"]
+__all__ = ["LiveVariants", "MemoryLiveVariants", "RedisLiveVariants", "SharedHash"]
 
 
 class LiveVariants(Protocol):
@@ -41,6 +41,53 @@ class MemoryLiveVariants:
         return None
 
 
+class SharedHash:
+    """One Redis hash read through a local copy at most ``ttl`` seconds old: what
+    every replica shares (the live variants, the running shadow test)."""
+
+    def __init__(
+        self,
+        client: Any,
+        key: str,
+        *,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.key = key
+        self._ttl = ttl
+        self._clock = clock
+        self._cached: dict[str, str] = {}
+        self._cached_at = float("-inf")
+
+    async def read(self) -> dict[str, str]:
+        """The hash as Redis has it now (and the local copy refreshed)."""
+        raw = await self.client.hgetall(self.key)
+        self._cached = {_text(k): _text(v) for k, v in raw.items()}
+        self._cached_at = self._clock()
+        return dict(self._cached)
+
+    async def cached(self) -> dict[str, str]:
+        """The local copy, re-read when older than ``ttl``; do not modify it."""
+        if self._clock() - self._cached_at > self._ttl:
+            await self.read()
+        return self._cached
+
+    async def set(self, field: str, value: str) -> None:
+        await self.client.hset(self.key, field, value)
+        self._cached[field] = value
+
+    async def set_new(self, field: str, value: str) -> bool:
+        """Set ``field`` only if no replica has; whether this call set it."""
+        done = bool(await self.client.hsetnx(self.key, field, value))
+        self._cached_at = float("-inf")
+        return done
+
+    async def delete(self, field: str) -> None:
+        await self.client.hdel(self.key, field)
+        self._cached.pop(field, None)
+
+
 class RedisLiveVariants:
     """One Redis hash ``<prefix>variants:live``; initial values only fill missing routes."""
 
@@ -53,35 +100,24 @@ class RedisLiveVariants:
         ttl: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
-        self._key = f"{prefix}variants:live"
+        self._hash = SharedHash(client, f"{prefix}variants:live", ttl=ttl, clock=clock)
         self._initial = dict(initial or {})
-        self._ttl = ttl
-        self._clock = clock
-        self._cached: dict[str, str] = {}
-        self._cached_at = float("-inf")
 
     async def start(self) -> None:
         for route, variant in self._initial.items():
-            await self._client.hsetnx(self._key, route, variant)
+            await self._hash.set_new(route, variant)
 
     async def all(self) -> dict[str, str]:
-        raw = await self._client.hgetall(self._key)
-        self._cached = {_text(k): _text(v) for k, v in raw.items()}
-        self._cached_at = self._clock()
-        return dict(self._cached)
+        return await self._hash.read()
 
     async def get(self, route: str) -> str | None:
-        if self._clock() - self._cached_at > self._ttl:
-            await self.all()
-        return self._cached.get(route)
+        return (await self._hash.cached()).get(route)
 
     async def set(self, route: str, variant: str) -> None:
-        await self._client.hset(self._key, route, variant)
-        self._cached[route] = variant
+        await self._hash.set(route, variant)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._hash.client.aclose()
 
 
 def _text(value: bytes | str) -> str:

@@ -16,9 +16,19 @@ from steadyllm.experiments.store import (
     MemoryExperimentStore,
     SqlExperimentStore,
 )
+from steadyllm.limits.access import Access
 from steadyllm.pipeline import Handler, Stage, fold
+from steadyllm.shadow.budget import ShadowBudget
 from steadyllm.shadow.orchestrator import ShadowOrchestrator
-from steadyllm.shadow.store import ComparisonStore, MemoryComparisonStore, SqlComparisonStore
+from steadyllm.shadow.state import MemoryShadowState, RedisShadowState, ShadowState
+from steadyllm.shadow.store import (
+    ComparisonStore,
+    HistoryStore,
+    MemoryComparisonStore,
+    MemoryHistoryStore,
+    SqlComparisonStore,
+    SqlHistoryStore,
+)
 from steadyllm.stages.variant import VariantStage
 from steadyllm.stores import Stores
 from steadyllm.variants.book import PromptSource, VariantBook
@@ -47,42 +57,84 @@ class Variants:
         comparisons: ComparisonStore,
         experiments: ExperimentStore,
         prompts: PromptSource | None,
+        *,
+        state: ShadowState | None = None,
+        history: HistoryStore | None = None,
+        budget: ShadowBudget | None = None,
     ) -> None:
         config = settings.variants
         self.settings = config
         self.live = live
         self.book = VariantBook(config.definitions, prompts)
         self.experiments = ExperimentRegistry(experiments)
-        self.shadow = ShadowOrchestrator(config.shadow, comparisons, live, self.book.apply)
+        self.shadow = ShadowOrchestrator(
+            config.shadow,
+            comparisons,
+            live,
+            self.book.apply,
+            state=state,
+            history=history,
+            budget=budget,
+        )
         self.outcomes: OutcomeSource | None = None
         self._shutdown_timeout = settings.server.shutdown_timeout
         self._refresh: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
-        cls, settings: Settings, stores: Stores, prompts: PromptSource | None = None
+        cls,
+        settings: Settings,
+        stores: Stores,
+        prompts: PromptSource | None = None,
+        *,
+        access: Access | None = None,
     ) -> Variants:
+        """``access`` (the gateway's limiter and prices) enforces the shadow budget."""
         routes = dict(settings.variants.routes)
+        shadow_settings = settings.variants.shadow
         live: LiveVariants
+        state: ShadowState
         if settings.store.redis_url is not None:
             from steadyllm.stores.redis import redis_client
 
-            redis_live = RedisLiveVariants(
-                redis_client(settings.store.redis_url), settings.store.redis_prefix, routes
-            )
+            client = redis_client(settings.store.redis_url)
+            redis_live = RedisLiveVariants(client, settings.store.redis_prefix, routes)
             await redis_live.start()
             live = redis_live
+            state = RedisShadowState(client, settings.store.redis_prefix)
         else:
             live = MemoryLiveVariants(routes)
+            state = MemoryShadowState()
         comparisons: ComparisonStore
         experiments: ExperimentStore
+        history: HistoryStore
         if stores.database is not None:
             comparisons = SqlComparisonStore(stores.database)
             experiments = SqlExperimentStore(stores.database)
+            history = SqlHistoryStore(stores.database)
         else:
-            comparisons = MemoryComparisonStore(settings.variants.shadow.max_comparisons)
+            comparisons = MemoryComparisonStore(shadow_settings.max_comparisons)
             experiments = MemoryExperimentStore()
-        variants = cls(settings, live, comparisons, experiments, prompts)
+            history = MemoryHistoryStore()
+        budget = None
+        if access is not None and shadow_settings.daily_budget_usd is not None:
+            budget = ShadowBudget(
+                access.limiter,
+                access.pricing,
+                daily_usd=shadow_settings.daily_budget_usd,
+                tenant=shadow_settings.tenant,
+                default_output_tokens=access.settings.default_output_tokens,
+            )
+        variants = cls(
+            settings,
+            live,
+            comparisons,
+            experiments,
+            prompts,
+            state=state,
+            history=history,
+            budget=budget,
+        )
         await variants.experiments.load()
         return variants
 

@@ -14,6 +14,7 @@ shadow:
   queue_size: 256
   workers: 2
   tenant: shadow
+  daily_budget_usd: 5.0               # null: unlimited
   criteria: {min_samples: 50, max_error_rate: 0.05, max_cost_increase: 0.1,
              min_performance_improvement: 0.05}
   ramp_step: 10
@@ -61,6 +62,9 @@ class ShadowSettings(_Strict):
     queue_size: int = Field(256, gt=0)  # full: the shadow copy is dropped and counted
     workers: int = Field(2, gt=0)
     tenant: str = "shadow"  # budget / usage label of shadow calls
+    # USD per UTC day the shadow calls may spend (None: no limit); when it is used up
+    # the shadow copy is skipped and counted (status ``droppedBudget``).
+    daily_budget_usd: float | None = Field(5.0, ge=0)
     max_comparisons: int = Field(10_000, gt=0)  # kept in memory per store
     ramp_step: float = Field(10.0, gt=0, le=100)
     criteria: CriteriaSettings = CriteriaSettings()

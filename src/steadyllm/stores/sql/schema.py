@@ -23,6 +23,7 @@ __all__ = [
     "SAFETY_CHECKS",
     "SAFETY_EVENTS",
     "SHADOW_COMPARISONS",
+    "SHADOW_HISTORY",
     "USAGE_DAILY",
     "VERSION_TABLE",
     "json_type",
@@ -303,6 +304,17 @@ SHADOW_COMPARISONS = sa.Table(
     sa.Column("cost_delta", sa.Double),
     sa.Column("shadow_error", sa.Text),
     sa.Index("ix_shadow_comparisons_session", "session_id", "created_at"),
+)
+
+SHADOW_HISTORY = sa.Table(
+    "shadow_history",
+    METADATA,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("entry", json_type(), nullable=False),
+    sa.Index("ix_shadow_history_at", "at"),
 )
 
 EXPERIMENTS = sa.Table(
