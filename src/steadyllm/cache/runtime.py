@@ -38,7 +38,7 @@ from steadyllm.cache.replay import assemble
 from steadyllm.cache.semantic_index import SemanticIndex
 from steadyllm.cache.settings import CacheSettings
 from steadyllm.cache.stats import CacheStats, EntryStats
-from steadyllm.call import Call, Response
+from steadyllm.call import Call, Response, close_stream
 from steadyllm.config import ConfigError
 from steadyllm.lazy import Lazy
 from steadyllm.policy.cache_key import RequestKey
@@ -306,12 +306,15 @@ class ResponseCache:
     ) -> AsyncIterator[dict[str, Any]]:
         seen: list[dict[str, Any]] | None = []
         limit = self.settings.max_stream_chunks
-        async for chunk in chunks:
-            if seen is not None:
-                seen.append(chunk)
-                if len(seen) > limit:
-                    seen = None  # too long to keep; still passed through
-            yield chunk
+        try:
+            async for chunk in chunks:
+                if seen is not None:
+                    seen.append(chunk)
+                    if len(seen) > limit:
+                        seen = None  # too long to keep; still passed through
+                yield chunk
+        finally:
+            await close_stream(chunks)
         # Only a stream that ran to its end gets here (a cut raises, a client that
         # leaves closes this generator).
         if seen and response.outcome == "complete":

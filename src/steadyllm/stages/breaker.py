@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from steadyllm.call import Call, Response
+from steadyllm.call import Call, Response, close_stream
 from steadyllm.errors import InternalError
 from steadyllm.pipeline import Handler
 from steadyllm.policy.breaker import Admission
@@ -83,6 +83,7 @@ class BreakerStage:
             error = exc
             raise
         finally:
+            await close_stream(chunks)
             self._resilience.load.ended(name)
             if breaker is not None and admission is not None:
                 if finished:
