@@ -96,7 +96,7 @@ class Gateway:
             self.settings.lifecycle,
             self._stores.database,
             self._stores.records,
-            self.chat,
+            self._internal_chat,
             shadow=lambda: getattr(self, "shadow", None),
         )
         self._variants.connect(getattr(self, "lifecycle", None))
@@ -275,6 +275,21 @@ class Gateway:
         """A non-streamed chat completion through the whole pipeline (OpenAI body)."""
         params.pop("stream", None)
         call = self.new_call("chat", {"model": model, "messages": messages, **params})
+        response = await self.handle(call)
+        assert response.body is not None
+        return response.body
+
+    async def _internal_chat(
+        self, messages: list[dict[str, Any]], *, model: str, **params: Any
+    ) -> dict[str, Any]:
+        """The gateway's own calls (retraining optimizer, evaluation, judge).
+
+        Marked internal: the input guard does not judge them, since their text quotes
+        prompts and failed conversations on purpose. Every other stage applies.
+        """
+        params.pop("stream", None)
+        call = self.new_call("chat", {"model": model, "messages": messages, **params})
+        call.notes["internal"] = True
         response = await self.handle(call)
         assert response.body is not None
         return response.body

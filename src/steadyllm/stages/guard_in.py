@@ -34,8 +34,10 @@ class GuardInStage:
 
     async def __call__(self, call: Call, call_next: Handler) -> Response:
         safety = self._safety
-        if call.kind != "chat" or not safety.settings.enabled:
-            return await call_next(call)
+        if call.kind != "chat" or not safety.settings.enabled or call.notes.get("internal"):
+            return await call_next(
+                call
+            )  # internal: the gateway's own calls (Gateway._internal_chat)
         settings = safety.policy(call.model).input
         if settings.action == "off":
             return await call_next(call)
