@@ -108,7 +108,9 @@ class CallRecord:
     request_id: str
     created_at: float  # epoch seconds, when the request arrived
     kind: str  # chat | embeddings
-    model: str  # what the client asked for
+    # The model group that served the call: what the client asked for, unless a variant or
+    # query routing changed it (then the client's is in metadata["requested_model"]).
+    model: str
     status: int  # HTTP status returned to the client
     tenant: str = "default"
     key_id: str | None = None
