@@ -52,7 +52,7 @@ class CannedProvider:
         return Response(body=body, usage=Usage(14, 8), deployment=deployment.name)
 
     async def embed(self, call: Call, deployment: Deployment) -> Response:
-        raise NotImplementedError
+        raise AssertionError("the pipeline benchmark measures chat calls only")
 
     async def list_models(self) -> list[str]:
         return ["sim-fast"]
