@@ -13,7 +13,15 @@ from typing import Any, TypeGuard
 
 import orjson
 
-__all__ = ["dumps", "is_int", "is_number", "openai_text", "token_count", "tool_arguments"]
+__all__ = [
+    "dumps",
+    "is_int",
+    "is_number",
+    "openai_text",
+    "token_count",
+    "tool_arguments",
+    "tool_use_blocks",
+]
 
 
 def openai_text(content: Any) -> str:
@@ -40,6 +48,24 @@ def tool_arguments(text: Any) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def tool_use_blocks(tool_calls: Any) -> list[dict[str, Any]]:
+    """OpenAI ``tool_calls`` of an assistant message as Anthropic ``tool_use`` blocks."""
+    blocks: list[dict[str, Any]] = []
+    for position, call in enumerate(tool_calls or ()):
+        if not isinstance(call, Mapping):
+            continue
+        function = call.get("function") or {}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or f"toolu_{position}",
+                "name": function.get("name") or "",
+                "input": tool_arguments(function.get("arguments")),
+            }
+        )
+    return blocks
 
 
 def dumps(value: Any) -> str:

@@ -23,7 +23,7 @@ from steadyllm.translate._anthropic_common import (
     is_number,
     openai_text,
     token_count,
-    tool_arguments,
+    tool_use_blocks,
 )
 
 __all__ = [
@@ -310,18 +310,7 @@ def openai_response_to_messages(
     text = openai_text(message.get("content")) or message.get("refusal")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
-    for position, call in enumerate(message.get("tool_calls") or ()):
-        if not isinstance(call, Mapping):
-            continue
-        function = call.get("function") or {}
-        content.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id") or f"toolu_{position}",
-                "name": function.get("name") or "",
-                "input": tool_arguments(function.get("arguments")),
-            }
-        )
+    content.extend(tool_use_blocks(message.get("tool_calls")))
     stop_reason = _ANTHROPIC_STOP.get(choice.get("finish_reason") or "stop", "end_turn")
     if stop_reason == "end_turn" and message.get("tool_calls"):
         stop_reason = "tool_use"  # some local servers finish tool calls with "stop"

@@ -23,7 +23,7 @@ from steadyllm.translate._anthropic_common import (
     is_number,
     openai_text,
     token_count,
-    tool_arguments,
+    tool_use_blocks,
 )
 
 __all__ = [
@@ -167,18 +167,7 @@ def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     text = openai_text(message.get("content"))
     if text:
         blocks.append({"type": "text", "text": text})
-    for position, call in enumerate(message.get("tool_calls") or ()):
-        if not isinstance(call, Mapping):
-            continue
-        function = call.get("function") or {}
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": call.get("id") or f"toolu_{position}",
-                "name": function.get("name") or "",
-                "input": tool_arguments(function.get("arguments")),
-            }
-        )
+    blocks.extend(tool_use_blocks(message.get("tool_calls")))
     return blocks
 
 
