@@ -251,7 +251,14 @@ class SafetyLog:
             return
         if len(self._events) >= self._settings.max_queue:
             self.metrics.dropped_events += 1
-            log.error("safety log queue full (%d); dropping event %s", len(self._events), event.id)
+            dropped = self.metrics.dropped_events
+            if dropped == 1 or dropped % 1000 == 0:  # loud, but no log storm under overload
+                log.error(
+                    "safety log queue full (%d): %d events dropped so far (latest %s)",
+                    len(self._events),
+                    dropped,
+                    event.id,
+                )
             return
         self._events.append(event)
         self._wake.set()
