@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from steadyllm.cache.settings import CacheSettings
 from steadyllm.keys.settings import AccessSettings
@@ -100,20 +108,47 @@ class ServerSettings(_Strict):
     admin_key: SecretStr | None = None
     insecure: bool = False
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    body_read_timeout: float = Field(30.0, gt=0)  # whole request body, else 408 and close
+    keepalive_timeout: float = Field(75.0, gt=0)  # idle connection, or headers not yet sent
     shutdown_timeout: float = Field(30.0, gt=0)
     workers: int = Field(1, ge=1)
 
 
 class StoreSettings(_Strict):
     url: str = "sqlite:///steadyllm.db"
-    redis_url: str | None = None
-    redis_prefix: str = "steadyllm:"  # starts every Redis key: replicas of one gateway share it
+    redis_url: str | None = None  # one server, Sentinel or Cluster: see docs/STORES.md
+    # Starts every Redis key: replicas of one gateway share it. No braces: steadyllm's
+    # keys carry Redis Cluster hash tags, which braces in the prefix would override.
+    redis_prefix: str = "steadyllm:"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            from steadyllm.stores.redis_client import parse_redis_url
+        except ImportError:  # no redis extra: opening the stores says what to install
+            return value
+        parse_redis_url(value)  # ValueError: reported with the key and the line
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _check_redis_prefix(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError(f"{value!r} contains a brace; use a prefix without {{ or }}")
+        return value
 
 
 class RecordSettings(_Strict):
     batch_size: int = Field(200, gt=0)
     flush_interval: float = Field(0.5, gt=0)
     max_buffer: int = Field(100_000, gt=0)  # records held in memory while the store is down
+    # Past max_buffer, or once the store fails, records go to an append-only disk spool
+    # (steadyllm.records_spool) and are written back when the store answers again.
+    spool: bool = True  # false: past max_buffer a record is dropped (counted and logged)
+    spool_dir: str | None = None  # None: <temp dir>/steadyllm-spool-<uid>
 
 
 class Settings(_Strict):

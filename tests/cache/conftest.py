@@ -5,5 +5,7 @@ from tests.stores.conftest import (  # noqa: F401 - fixtures, found by name
     postgres_session_database,
     postgres_url,
     redis_available,
+    redis_cluster_topology,
     redis_prefix,
+    redis_sentinel_topology,
 )

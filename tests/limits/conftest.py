@@ -19,12 +19,15 @@ from steadyllm.limits.redis_store import RedisLimitStore, limit_client
 from steadyllm.limits.store import LimitStore, MemoryLimitStore
 from steadyllm.stores.sql import Database, open_database, upgrade
 from steadyllm.stores.sql.schema import METADATA
-from tests.services import REDIS_URL
 from tests.stores.conftest import (  # noqa: F401  (fixtures, registered by import)
+    REDIS_BACKENDS,
     postgres_session_database,
     postgres_url,
     redis_available,
+    redis_backend,
+    redis_cluster_topology,
     redis_prefix,
+    redis_sentinel_topology,
 )
 
 
@@ -43,7 +46,7 @@ class LimitBackend:
     name: str
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_BACKENDS])
 async def limit_backend(request: pytest.FixtureRequest) -> AsyncIterator[LimitBackend]:
     if request.param == "memory":
         clock = Clock()
@@ -53,9 +56,9 @@ async def limit_backend(request: pytest.FixtureRequest) -> AsyncIterator[LimitBa
 
         backend = LimitBackend(MemoryLimitStore(clock=clock), advance, "memory")
     else:
-        prefix = request.getfixturevalue("redis_prefix")
-        store = RedisLimitStore(limit_client(REDIS_URL, timeout=5), prefix=prefix)
-        backend = LimitBackend(store, asyncio.sleep, "redis")
+        url, prefix = redis_backend(request, request.param)
+        store = RedisLimitStore(limit_client(url, timeout=5), prefix=prefix)
+        backend = LimitBackend(store, asyncio.sleep, request.param)
     yield backend
     await backend.store.close()
 

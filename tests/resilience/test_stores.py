@@ -18,6 +18,12 @@ from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, Ret
 from steadyllm.resilience.state import BreakerStore, MemoryBreakerStore, RedisBreakerStore
 from steadyllm.stores.redis import redis_client
 from tests.services import require_redis
+from tests.stores.conftest import (  # noqa: F401 - fixtures, registered by import
+    REDIS_BACKENDS,
+    redis_backend,
+    redis_cluster_topology,
+    redis_sentinel_topology,
+)
 
 
 @dataclass
@@ -41,13 +47,16 @@ def redis_prefix() -> Any:
         client.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_BACKENDS])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "memory":
         breakers = MemoryBreakerStore()
         found = Backend(breakers, MemoryRetryBudget(), breakers)
     else:
-        url, prefix = request.getfixturevalue("redis_prefix")
+        if request.param == "redis":  # this module's own prefix fixture (url, prefix)
+            url, prefix = request.getfixturevalue("redis_prefix")
+        else:  # a throwaway Sentinel or Cluster (tests/stores/conftest.py)
+            url, prefix = redis_backend(request, request.param)
         found = Backend(
             RedisBreakerStore(redis_client(url), prefix=prefix),
             RedisRetryBudget(redis_client(url), prefix=prefix),

@@ -12,11 +12,15 @@ from steadyllm.shadow.session import ShadowSession
 from steadyllm.shadow.state import MemoryShadowState, RedisShadowState, ShadowState
 from steadyllm.shadow.store import HistoryStore, MemoryHistoryStore, SqlHistoryStore
 from tests.stores.conftest import (  # noqa: F401 - fixtures, registered by import
+    REDIS_BACKENDS,
     _sql_database,
     postgres_session_database,
     postgres_url,
     redis_available,
+    redis_backend,
+    redis_cluster_topology,
     redis_prefix,
+    redis_sentinel_topology,
 )
 
 SESSION = ShadowSession(
@@ -31,16 +35,16 @@ SESSION = ShadowSession(
 )
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_BACKENDS])
 async def state(request: pytest.FixtureRequest) -> AsyncIterator[ShadowState]:
     if request.param == "memory":
         yield MemoryShadowState()
         return
     from steadyllm.stores.redis import redis_client
-    from tests.services import REDIS_URL
 
-    client = redis_client(REDIS_URL)
-    yield RedisShadowState(client, request.getfixturevalue("redis_prefix"), ttl=0)
+    url, prefix = redis_backend(request, request.param)
+    client = redis_client(url)
+    yield RedisShadowState(client, prefix, ttl=0)
     await client.aclose()
 
 

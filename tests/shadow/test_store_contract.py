@@ -13,11 +13,15 @@ from steadyllm.shadow.comparison import ShadowComparison
 from steadyllm.shadow.store import MemoryComparisonStore, SqlComparisonStore
 from steadyllm.variants.live import LiveVariants, MemoryLiveVariants, RedisLiveVariants
 from tests.stores.conftest import (  # noqa: F401 - fixtures, registered by import
+    REDIS_BACKENDS,
     _sql_database,
     postgres_session_database,
     postgres_url,
     redis_available,
+    redis_backend,
+    redis_cluster_topology,
     redis_prefix,
+    redis_sentinel_topology,
 )
 
 
@@ -74,16 +78,15 @@ async def test_experiments_round_trip(stores: tuple[Any, Any]) -> None:
     assert await experiments.set_status("nope", "stopped") is False
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_BACKENDS])
 async def live(request: pytest.FixtureRequest) -> AsyncIterator[LiveVariants]:
     if request.param == "memory":
         yield MemoryLiveVariants({"fast": "baseline"})
         return
     from steadyllm.stores.redis import redis_client
-    from tests.services import REDIS_URL
 
-    prefix = request.getfixturevalue("redis_prefix")
-    store = RedisLiveVariants(redis_client(REDIS_URL), prefix, {"fast": "baseline"}, ttl=0)
+    url, prefix = redis_backend(request, request.param)
+    store = RedisLiveVariants(redis_client(url), prefix, {"fast": "baseline"}, ttl=0)
     await store.start()
     yield store
     await store.close()

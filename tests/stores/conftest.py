@@ -5,8 +5,13 @@ backend that implements their Protocol. Server-backed ones are isolated per run:
 PostgreSQL gets a uniquely named database for the test session (dropped at the
 end), Redis a unique key prefix per test (its keys deleted after).
 
-A test that needs a server it cannot reach fails when ``CI=true`` and skips
-elsewhere (``tests.services.require_server``). ``STEADYLLM_TEST_POSTGRES`` and
+Redis runs three ways: the shared server (``redis``), a Sentinel in front of a
+throwaway master (``redis-sentinel``) and a throwaway 3-master Cluster
+(``redis-cluster``); the throwaway servers start once per session, on free ports
+(``tests/stores/redis_topologies.py``), when a test first needs them.
+
+A test that needs a server it cannot reach (or start) fails when ``CI=true`` and
+skips elsewhere (``tests.services.require_server``). ``STEADYLLM_TEST_POSTGRES`` and
 ``STEADYLLM_TEST_REDIS`` point the tests at other servers (``tests.services``).
 """
 
@@ -14,10 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import shutil
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -32,6 +41,7 @@ from steadyllm.stores.redis import RedisCacheStore, RedisCounterStore, redis_cli
 from steadyllm.stores.sql import Database, SqlCacheStore, SqlRecordStore, open_database, upgrade
 from steadyllm.stores.sql.schema import METADATA
 from tests.services import POSTGRES_URL, REDIS_URL, require_server
+from tests.stores.redis_topologies import Topology, TopologyError, start_cluster, start_sentinel
 
 # --- PostgreSQL: one fresh database per test session ----------------------------------
 
@@ -132,6 +142,62 @@ def redis_prefix(redis_available: BaseException | None) -> Iterator[str]:
         client.close()
 
 
+# --- Redis Sentinel and Redis Cluster: throwaway servers, once per session ----------
+
+# Started at most once per process, however many conftest modules import the fixtures.
+_TOPOLOGIES: dict[str, Topology | BaseException] = {}
+_STARTERS: dict[str, Callable[[Path], Topology]] = {
+    "redis-sentinel": start_sentinel,
+    "redis-cluster": start_cluster,
+}
+REDIS_BACKENDS = ["redis", "redis-sentinel", "redis-cluster"]
+
+
+def _topology(kind: str) -> Topology | BaseException:
+    if kind not in _TOPOLOGIES:
+        directory = Path(tempfile.mkdtemp(prefix=f"steadyllm-{kind}-"))
+        try:
+            _TOPOLOGIES[kind] = _STARTERS[kind](directory)
+        except (TopologyError, OSError, subprocess.SubprocessError, redis.RedisError) as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            _TOPOLOGIES[kind] = exc
+    return _TOPOLOGIES[kind]
+
+
+def _stop_topology(kind: str) -> None:
+    topology = _TOPOLOGIES.pop(kind, None)
+    if isinstance(topology, Topology):
+        topology.stop()
+        shutil.rmtree(topology.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_topology() -> Iterator[Topology | BaseException]:
+    """A master watched by a Sentinel, or why it could not be started."""
+    yield _topology("redis-sentinel")
+    _stop_topology("redis-sentinel")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_topology() -> Iterator[Topology | BaseException]:
+    """A 3-master Redis Cluster, or why it could not be started."""
+    yield _topology("redis-cluster")
+    _stop_topology("redis-cluster")
+
+
+def redis_backend(request: pytest.FixtureRequest, kind: str) -> tuple[str, str]:
+    """``(store.redis_url, key prefix)`` for one test on the Redis deployment ``kind``
+    (one of ``REDIS_BACKENDS``); the prefix is the test's own."""
+    if kind == "redis":
+        return REDIS_URL, str(request.getfixturevalue("redis_prefix"))
+    topology = request.getfixturevalue(kind.replace("-", "_") + "_topology")
+    if isinstance(topology, BaseException):
+        require_server(f"a throwaway {kind}", topology)
+    assert isinstance(topology, Topology)
+    # Throwaway servers: their keys go with them, nothing to delete.
+    return topology.url, f"steadyllm-test:{uuid.uuid4().hex}:"
+
+
 # --- SQL databases ------------------------------------------------------------------
 
 
@@ -165,7 +231,7 @@ class CounterBackend:
     advance: Callable[[float], Awaitable[None]]  # let that many seconds pass
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_BACKENDS])
 async def counter_backend(request: pytest.FixtureRequest) -> AsyncIterator[CounterBackend]:
     if request.param == "memory":
         clock = FakeClock()
@@ -175,21 +241,21 @@ async def counter_backend(request: pytest.FixtureRequest) -> AsyncIterator[Count
 
         backend = CounterBackend(MemoryCounterStore(clock=clock), advance)
     else:
-        prefix = request.getfixturevalue("redis_prefix")
-        store = RedisCounterStore(redis_client(REDIS_URL), prefix=prefix)
+        url, prefix = redis_backend(request, request.param)
+        store = RedisCounterStore(redis_client(url), prefix=prefix)
         backend = CounterBackend(store, asyncio.sleep)  # Redis keeps its own time
     yield backend
     await backend.store.close()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql", *REDIS_BACKENDS])
 async def cache_store(request: pytest.FixtureRequest) -> AsyncIterator[CacheStore]:
     store: CacheStore
     if request.param == "memory":
         store = MemoryCacheStore()
-    elif request.param == "redis":
-        prefix = request.getfixturevalue("redis_prefix")
-        store = RedisCacheStore(redis_client(REDIS_URL), prefix=prefix)
+    elif request.param in REDIS_BACKENDS:
+        url, prefix = redis_backend(request, request.param)
+        store = RedisCacheStore(redis_client(url), prefix=prefix)
     else:
         store = SqlCacheStore(await _sql_database(request, request.param))
     yield store

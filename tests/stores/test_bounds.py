@@ -45,9 +45,9 @@ async def test_redis_cache_indexes_forget_expired_entries(redis_prefix: str, now
         await store.put(make_entry(f"short-{n}", now, expires_at=now + 0.05))
     await asyncio.sleep(0.1)
     await store.put(make_entry("long", now))  # each put prunes what has expired
-    assert await client.zrange(f"{redis_prefix}cache:lru", 0, -1) == [b"long"]
-    assert await client.zrange(f"{redis_prefix}cache:expiry", 0, -1) == [b"long"]
-    assert await client.hkeys(f"{redis_prefix}cache:scope_of") == [b"long"]
+    assert await client.zrange(f"{redis_prefix}{{cache}}:lru", 0, -1) == [b"long"]
+    assert await client.zrange(f"{redis_prefix}{{cache}}:expiry", 0, -1) == [b"long"]
+    assert await client.hkeys(f"{redis_prefix}{{cache}}:scope_of") == [b"long"]
     assert await store.clear() == 1
     assert [key async for key in client.scan_iter(match=f"{redis_prefix}*")] == []
     await store.close()

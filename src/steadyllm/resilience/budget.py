@@ -90,7 +90,8 @@ class MemoryRetryBudget:
 
 
 class RedisRetryBudget:
-    """Counters ``{prefix}budget:{deployment}:{first|retry}:{bucket}``, shared by replicas."""
+    """Counters ``<prefix>budget:{<len>:<deployment>}:{first|retry}:<bucket>``, shared by
+    replicas; the braces are a Redis Cluster hash tag (one deployment, one slot)."""
 
     def __init__(self, client: Any, *, prefix: str, owns_client: bool = True) -> None:
         self._client = client
@@ -103,7 +104,8 @@ class RedisRetryBudget:
         self, mode: str, deployment: str, policy: BudgetPolicy, now: float
     ) -> Refusal | None:
         index, elapsed = window_position(now, policy.window)
-        base = f"{self._prefix}{len(deployment)}:{deployment}:"
+        # Hash tag: the four counters share one slot on Redis Cluster.
+        base = f"{self._prefix}{{{len(deployment)}:{deployment}}}:"
         keys = [
             f"{base}first:{index - 1}",
             f"{base}first:{index}",

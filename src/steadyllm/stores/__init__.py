@@ -6,9 +6,11 @@
 - ``sqlite:///path.db``, ``sqlite:///:memory:``: the embedded default;
 - ``postgresql://user@host:port/db`` (also ``postgres://``, ``postgresql+asyncpg://``).
 
-``store.redis_url`` (``redis://``, ``rediss://``, ``unix://``), when set, holds the
-counters and the cache, shared by every replica; without it counters live in memory,
-which is exact for one process only.
+``store.redis_url``, when set, holds the counters and the cache, shared by every
+replica: one server (``redis://``, ``rediss://``, ``unix://``), Sentinel
+(``redis+sentinel://``) or Cluster (``redis+cluster://``); the forms are in
+``steadyllm.stores.redis_client``. Without it counters live in memory, which is
+exact for one process only.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ __all__ = [
 ]
 
 _SQL_SCHEMES = {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"}
-_REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
 
 @dataclass
@@ -97,12 +98,6 @@ async def _open_records_and_cache(
 
 
 async def _open_redis(url: str, prefix: str | None) -> tuple[CounterStore, CacheStore]:
-    scheme = _scheme(url, "store.redis_url")
-    if scheme not in _REDIS_SCHEMES:
-        raise ConfigError(
-            f"store.redis_url: unsupported scheme {scheme!r}; "
-            "use redis://host:port/db, rediss:// (TLS) or unix:///path/to/socket"
-        )
     try:
         from steadyllm.stores.redis import (
             DEFAULT_PREFIX,
@@ -114,7 +109,10 @@ async def _open_redis(url: str, prefix: str | None) -> tuple[CounterStore, Cache
         raise ConfigError(
             "store.redis_url needs the redis package: pip install 'steadyllm[redis]'"
         ) from None
-    client = redis_client(url)
+    try:
+        client = redis_client(url)
+    except ValueError as exc:
+        raise ConfigError(f"store.redis_url: {exc}") from None
     try:
         await client.ping()  # fail at startup, not on the first request
     except BaseException:

@@ -6,8 +6,9 @@ and a cache hit is counted exactly once, whichever replica asks. The cache's key
 layout is described in ``lua/cache_common.lua``. All keys start with ``prefix``, so
 several gateways (or test runs) can share one Redis.
 
-Standalone Redis and Sentinel only: the cache scripts build key names themselves,
-which Redis Cluster does not allow.
+Runs on one server, behind Sentinel, or on Redis Cluster (``redis_client`` builds
+the client from any of their URLs): a counter is one key, and every cache key
+carries the hash tag ``{cache}``, so the cache scripts touch one slot.
 """
 
 from __future__ import annotations
@@ -18,27 +19,17 @@ from importlib import resources
 from typing import Any, cast
 
 import orjson
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from steadyllm.stores.base import CacheEntry, Reservation
+from steadyllm.stores.redis_client import RedisClient, redis_client
 
-__all__ = ["DEFAULT_PREFIX", "RedisCacheStore", "RedisCounterStore", "redis_client"]
+__all__ = ["DEFAULT_PREFIX", "RedisCacheStore", "RedisClient", "RedisCounterStore", "redis_client"]
 
 DEFAULT_PREFIX = "steadyllm:"
 # A put adds one entry and removes up to this many expired ones, so the indexes never
 # fall behind the entries that Redis expires on its own.
 _PRUNE_BATCH = 100
 _CLEAR_BATCH = 500  # entries per clear step; one step blocks Redis for a few milliseconds
-
-
-def redis_client(url: str, *, max_connections: int = 100, wait: float = 10.0) -> Redis:
-    """A client for ``redis://``, ``rediss://`` or ``unix://`` URLs (connects lazily).
-
-    When all ``max_connections`` are busy, a command waits up to ``wait`` seconds for
-    one; the default pool would fail it at once, turning a burst into errors.
-    """
-    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait)
-    return Redis.from_pool(pool)
 
 
 def _script(*names: str) -> str:
@@ -53,7 +44,7 @@ def _ttl_ms(ttl: float | None) -> str:
 class RedisCounterStore:
     """Counters as Redis strings (``INCRBYFLOAT``), expiring with a millisecond TTL."""
 
-    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
         self._prefix = prefix + "counter:"
         self._incr = client.register_script(_script("counter_incr"))
@@ -82,19 +73,24 @@ class RedisCounterStore:
 class RedisCacheStore:
     """Cached answers as Redis hashes, indexed for scans, LRU eviction and clearing."""
 
-    def __init__(self, client: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._client = client
-        self._prefix = prefix
+        space = prefix + "{cache}:"  # the hash tag: the whole cache is in one slot
+        self._entry = space + "entry:"
+        self._indexes = [space + "lru", space + "expiry", space + "scope_of"]
+        self._scope = space + "scope:"
         self._get = client.register_script(_script("cache_common", "cache_get"))
         self._put = client.register_script(_script("cache_common", "cache_put"))
         self._clear = client.register_script(_script("cache_common", "cache_clear"))
 
     def _scope_index(self, tenant: str, scope: str) -> str:
         # The tenant's length keeps ("a:b", "c") and ("a", "b:c") apart.
-        return f"{self._prefix}cache:scope:{len(tenant)}:{tenant}:{scope}"
+        return f"{self._scope}{len(tenant)}:{tenant}:{scope}"
 
     async def get(self, key: str, *, now: float) -> CacheEntry | None:
-        found = await self._get(args=[self._prefix, key, repr(now)])
+        found = await self._get(
+            keys=[*self._indexes, self._entry + key], args=[self._entry, key, repr(now)]
+        )
         if found is None:
             return None
         data, hit_count, last_accessed = found
@@ -105,10 +101,14 @@ class RedisCacheStore:
         # still replaces the old entry, and the new one lives for a millisecond.
         ttl_ms = max(1, round((entry.expires_at - time.time()) * 1000))
         await self._put(
-            args=[
-                self._prefix,
-                entry.key,
+            keys=[
+                *self._indexes,
+                self._entry + entry.key,
                 self._scope_index(entry.tenant, entry.scope),
+            ],
+            args=[
+                self._entry,
+                entry.key,
                 _entry_data(entry),
                 repr(entry.expires_at),
                 entry.hit_count,
@@ -119,7 +119,7 @@ class RedisCacheStore:
                 repr(time.time()),
                 "" if max_entries is None else max_entries,
                 _PRUNE_BATCH,
-            ]
+            ],
         )
 
     async def scan(self, tenant: str, scope: str, *, now: float, limit: int) -> list[CacheEntry]:
@@ -136,7 +136,7 @@ class RedisCacheStore:
             async with self._client.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.hmget(
-                        self._prefix + "cache:entry:" + key.decode(),
+                        self._entry + key.decode(),
                         ["data", "hit_count", "last_accessed", "expires_at"],
                     )
                 rows = await pipe.execute()
@@ -158,15 +158,16 @@ class RedisCacheStore:
         deleted = offset = 0
         while True:
             removed, kept, seen = await self._clear(
+                keys=self._indexes,
                 args=[
-                    self._prefix,
+                    self._entry,
                     index,
                     max_score,
                     offset,
                     _CLEAR_BATCH,
                     "0" if variant is None else "1",
                     variant or "",
-                ]
+                ],
             )
             deleted += int(removed)
             offset += int(kept)

@@ -1,33 +1,36 @@
 -- Shared by the cache scripts (prepended to each when loaded).
 --
--- Layout under a prefix P, for an entry whose key is K:
---   P..'cache:entry:'..K   hash: data (JSON), expires_at, hit_count, last_accessed,
+-- Layout under a prefix P, for an entry whose key is K (S = P..'{cache}:'):
+--   S..'entry:'..K         hash: data (JSON), expires_at, hit_count, last_accessed,
 --                          variant (absent for none), scope_index; expires at expires_at
---   P..'cache:lru'         zset K -> last_accessed, every entry: LRU eviction, clear
---   P..'cache:expiry'      zset K -> expires_at, every entry: pruning, clear expired
---   P..'cache:scope_of'    hash K -> name of the entry's scope index
---   <scope index>          zset K -> last_accessed, the entries of one (tenant, scope)
+--   S..'lru'               zset K -> last_accessed, every entry: LRU eviction, clear
+--   S..'expiry'            zset K -> expires_at, every entry: pruning, clear expired
+--   S..'scope_of'          hash K -> name of the entry's scope index
+--   S..'scope:'..<scope>   zset K -> last_accessed, the entries of one (tenant, scope)
 -- The hash expires on its own; the indexes are cleaned here. scope_of outlives the
 -- hash so that cleaning up after an expired entry still finds its scope index.
--- Key names are built inside the scripts, so this runs on standalone Redis (and
--- Sentinel), not on Redis Cluster.
+--
+-- Every name carries the hash tag '{cache}', so on Redis Cluster all of them live in
+-- one slot: a script may then touch entries it finds in an index (eviction, pruning),
+-- which it cannot name in KEYS beforehand. Every script gets
+-- KEYS[1] lru, KEYS[2] expiry, KEYS[3] scope_of and ARGV[1] the entry name prefix S..'entry:'.
 
-local function remove_entry(prefix, key)
-  local scope_of = prefix .. 'cache:scope_of'
-  local scope_index = redis.call('HGET', scope_of, key)
+local LRU, EXPIRY, SCOPE_OF, ENTRY = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
+
+local function remove_entry(key)
+  local scope_index = redis.call('HGET', SCOPE_OF, key)
   if scope_index then
     redis.call('ZREM', scope_index, key)
-    redis.call('HDEL', scope_of, key)
+    redis.call('HDEL', SCOPE_OF, key)
   end
-  redis.call('ZREM', prefix .. 'cache:lru', key)
-  redis.call('ZREM', prefix .. 'cache:expiry', key)
-  return redis.call('DEL', prefix .. 'cache:entry:' .. key)
+  redis.call('ZREM', LRU, key)
+  redis.call('ZREM', EXPIRY, key)
+  return redis.call('DEL', ENTRY .. key)
 end
 
-local function prune_expired(prefix, now, limit)
-  local expired = redis.call(
-    'ZRANGEBYSCORE', prefix .. 'cache:expiry', '-inf', now, 'LIMIT', 0, limit)
+local function prune_expired(now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', now, 'LIMIT', 0, limit)
   for _, key in ipairs(expired) do
-    remove_entry(prefix, key)
+    remove_entry(key)
   end
 end
