@@ -23,6 +23,7 @@ from steadyllm.limits.access import Access
 from steadyllm.openai_request import check_chat_request, check_embeddings_request, take_metadata
 from steadyllm.pipeline import Handler, Stage, fold
 from steadyllm.recording import RecordWriter
+from steadyllm.records_spool import RecordSpool
 from steadyllm.resilience.runtime import Resilience
 from steadyllm.routing import Router
 from steadyllm.safety.service import Safety
@@ -84,7 +85,9 @@ class Gateway:
         )
         self._router.balancer = self._resilience.order
         self._access = await Access.open(self.settings, self._stores, self._router)
-        self._writer = RecordWriter(self._stores.records, self.settings.records)
+        records = self.settings.records
+        spool = RecordSpool.for_store(records, self.settings.store.url)
+        self._writer = RecordWriter(self._stores.records, records, spool=spool)
         self._writer.start()
         self._cache = ResponseCache(self.settings.cache, self._stores.cache)
         await self._cache.start()

@@ -218,7 +218,10 @@ class Telemetry:
         if writer is not None:
             for name, help_text in (
                 ("records_written", "Call records written to the store."),
-                ("records_dropped", "Call records dropped because the buffer was full."),
+                (
+                    "records_dropped",
+                    "Call records dropped: buffer full, disk spool off or unwritable.",
+                ),
                 ("records_rejected", "Call records the store refused, set aside and logged."),
             ):
                 value = float(getattr(writer, name.removeprefix("records_"), 0))
