@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from steadyllm.sim.server import SimThread
+from tests.resilience.tally import TALLIES
 
 PRICE = {"input_per_million": 0.5, "output_per_million": 1.5}
 FAST_RETRY = {"initial_delay": 0.01, "max_delay": 0.05}
@@ -71,3 +72,12 @@ async def post_many(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return [r for r in results if r is not None]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's table: what each scenario sent, served, failed and lost."""
+    if not TALLIES:
+        return
+    terminalreporter.section("fault suite")
+    for tally in TALLIES:
+        terminalreporter.write_line(tally.line())

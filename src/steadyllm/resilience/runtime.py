@@ -22,6 +22,7 @@ from steadyllm.policy.backoff import BackoffPolicy
 from steadyllm.policy.retry_budget import BudgetPolicy
 from steadyllm.resilience.breaker import BreakerRegistry, CircuitBreaker
 from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, RetryBudgetStore
+from steadyllm.resilience.degraded import FailSafeBreakerStore, FailSafeRetryBudget, SharedState
 from steadyllm.resilience.settings import ResilienceSettings
 from steadyllm.resilience.state import BreakerStore, MemoryBreakerStore, RedisBreakerStore
 from steadyllm.resilience.stats import DeploymentLoad, RetryStats
@@ -61,6 +62,7 @@ class Resilience:
         self._breakers: dict[str, CircuitBreaker | None] = {}
         self._cooldowns: dict[str, float] = {}  # deployment -> until (429 Retry-After)
         self._closers = closers
+        self.shared_state: SharedState | None = None  # set when the state is in Redis
 
     @classmethod
     async def open(
@@ -71,11 +73,12 @@ class Resilience:
         redis_prefix: str | None = None,
         **options: Any,
     ) -> Resilience:
-        """Breakers and budget in memory, or in Redis when ``store.redis_url`` is set."""
+        """Breakers and budget in memory, or in Redis when ``store.redis_url`` is set, under
+        ``redis_prefix`` (default ``store.redis_prefix``, which replicas share)."""
         if store.redis_url is None:
             return cls(settings, **options)
         try:
-            from steadyllm.stores.redis import DEFAULT_PREFIX, redis_client
+            from steadyllm.stores.redis import redis_client
         except ImportError:
             raise ConfigError(
                 "store.redis_url needs the redis package: pip install 'steadyllm[redis]'"
@@ -86,14 +89,22 @@ class Resilience:
         except BaseException:
             await client.aclose()
             raise
-        prefix = (DEFAULT_PREFIX if redis_prefix is None else redis_prefix) + "resilience:"
-        return cls(
+        prefix = (store.redis_prefix if redis_prefix is None else redis_prefix) + "resilience:"
+        # Redis down: each replica goes on with its own state rather than fail calls.
+        guard = SharedState()
+        resilience = cls(
             settings,
-            breakers=RedisBreakerStore(client, prefix=prefix, owns_client=False),
-            budget=RedisRetryBudget(client, prefix=prefix, owns_client=False),
+            breakers=FailSafeBreakerStore(
+                RedisBreakerStore(client, prefix=prefix, owns_client=False), guard
+            ),
+            budget=FailSafeRetryBudget(
+                RedisRetryBudget(client, prefix=prefix, owns_client=False), guard
+            ),
             closers=(client.aclose,),
             **options,
         )
+        resilience.shared_state = guard
+        return resilience
 
     def configure(self, models: Mapping[str, Iterable[Deployment]]) -> None:
         """Build each deployment's policies; check that named fallback models exist."""
@@ -238,9 +249,13 @@ class Resilience:
                 "totalRequests": totals.requests,
                 "nextAttemptTime": None if due is None else round(due * 1000),
             }
+        shared = self.shared_state
         return {
             "retryPolicy": self.stats.snapshot(),
             "circuitBreakers": breakers,
+            "stateStore": {"backend": "memory", "degraded": False, "failures": 0}
+            if shared is None
+            else {"backend": "redis", **shared.status()},
             "timestamp": now,
         }
 
