@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,41 @@ def write_config(tmp_path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+@dataclass
+class ReplicaSet:
+    """Started ``steadyllm serve`` processes: their URLs, and ways to end them."""
+
+    urls: list[str]
+    processes: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    def kill(self, index: int) -> None:
+        """SIGKILL replica ``index``: no shutdown, no flush, as a crash or an OOM kill."""
+        process = self.processes[index]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self, timeout: float = 20) -> list[int]:
+        """SIGTERM every replica still running (they drain and flush), and wait; their codes."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return [int(process.returncode) for process in self.processes]
+
+    def log(self, index: int) -> str:
+        return self.logs[index].read_text()
+
+
 @contextmanager
-def replicas(config: Path, count: int, tmp_path: Path) -> Iterator[list[str]]:
-    """``count`` ``steadyllm serve`` processes on free ports; yields their base URLs."""
-    processes: list[tuple[subprocess.Popen[bytes], Path]] = []
-    urls = []
+def replica_set(config: Path, count: int, tmp_path: Path) -> Iterator[ReplicaSet]:
+    """``count`` ``steadyllm serve`` processes on free ports, stopped (SIGTERM) on exit."""
+    started = ReplicaSet([], [], [])
     try:
         for index in range(count):
             port = free_port()
@@ -65,10 +96,13 @@ def replicas(config: Path, count: int, tmp_path: Path) -> Iterator[list[str]]:
                     stderr=log,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
-            processes.append((process, log_path))
-            urls.append(f"http://127.0.0.1:{port}")
+            started.processes.append(process)
+            started.logs.append(log_path)
+            started.urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
-        for url, (process, log_path) in zip(urls, processes, strict=True):
+        for url, process, log_path in zip(
+            started.urls, started.processes, started.logs, strict=True
+        ):
             while True:
                 try:
                     if httpx.get(f"{url}/health/live").status_code == 200:
@@ -78,14 +112,13 @@ def replicas(config: Path, count: int, tmp_path: Path) -> Iterator[list[str]]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"replica did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.05)
-        yield urls
+        yield started
     finally:
-        for process, _ in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process, _ in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        started.stop()
+
+
+@contextmanager
+def replicas(config: Path, count: int, tmp_path: Path) -> Iterator[list[str]]:
+    """``count`` ``steadyllm serve`` processes on free ports; yields their base URLs."""
+    with replica_set(config, count, tmp_path) as started:
+        yield started.urls

@@ -61,11 +61,18 @@ class SharedHash:
         self._cached_at = float("-inf")
 
     async def read(self) -> dict[str, str]:
-        """The hash as Redis has it now (and the local copy refreshed)."""
+        """The hash as Redis has it now (and the local copy refreshed).
+
+        The copy's age counts from when the read was sent, not when it came back: a
+        change made while a slow read was on its way must not outlive ``ttl``. Of two
+        reads that overlap, the one sent later wins.
+        """
+        sent = self._clock()
         raw = await self.client.hgetall(self.key)
-        self._cached = {_text(k): _text(v) for k, v in raw.items()}
-        self._cached_at = self._clock()
-        return dict(self._cached)
+        found = {_text(k): _text(v) for k, v in raw.items()}
+        if sent >= self._cached_at:
+            self._cached, self._cached_at = found, sent
+        return dict(found)
 
     async def cached(self) -> dict[str, str]:
         """The local copy, re-read when older than ``ttl``; do not modify it."""
