@@ -10,6 +10,7 @@ HTTP status and the OpenAI error ``type``; the server renders it as
     ├── AuthenticationFailed    401  authentication_error
     ├── PermissionDenied        403  permission_error
     ├── NotFound                404  not_found_error   (unknown model, route)
+    ├── RequestTimeout          408  invalid_request_error (body not sent in time)
     ├── Conflict                409  conflict_error
     ├── PayloadTooLarge         413  invalid_request_error
     ├── Unprocessable           422  invalid_request_error
@@ -36,6 +37,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "RateLimited",
+    "RequestTimeout",
     "ServiceUnavailable",
     "Unprocessable",
     "UpstreamFailure",
@@ -109,6 +111,13 @@ class NotFound(GatewayError):
     error_type = "not_found_error"
     anthropic_type = "not_found_error"
     default_code = "not_found"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    error_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "request_timeout"
 
 
 class Conflict(GatewayError):

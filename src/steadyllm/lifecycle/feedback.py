@@ -16,6 +16,7 @@ from steadyllm.stores.base import RecordStore
 __all__ = ["FeedbackStore", "OutcomesById"]
 
 _MAX_TEXT = 10_000
+_INT32 = 2**31
 
 
 def _flag(body: Mapping[str, Any], name: str) -> bool | None:
@@ -24,6 +25,27 @@ def _flag(body: Mapping[str, Any], name: str) -> bool | None:
         return None
     if not isinstance(value, bool):
         raise InvalidRequest(f"'{name}' must be true or false.", param=name)
+    return value
+
+
+def _number(body: Mapping[str, Any], name: str, *, integer: bool = False) -> Any:
+    """``body[name]`` when it is absent, null or a number (an integer if asked), else 400."""
+    value = body.get(name)
+    if value is None:
+        return None
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise InvalidRequest(f"'{name}' must be {kind}.", param=name)
+    if integer and not -_INT32 <= value < _INT32:  # stored in INTEGER columns
+        raise InvalidRequest(f"'{name}' is out of range.", param=name)
+    return value
+
+
+def _string(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.", param=name)
     return value
 
 
@@ -70,12 +92,15 @@ class FeedbackStore:
             raise InvalidRequest("'outcomes' must be an object.", param="outcomes")
         booked, escalated = _flag(body, success), _flag(body, escalation)
         outcomes = {**extra, success: booked, escalation: escalated}
+        timestamp = _number(body, "timestamp")
+        if "version" in body:
+            _number(body, "version", integer=True)
         joined: dict[str, Any] = {
-            "variant": body.get("variant"),
-            "model": body.get("model"),
-            "cost_usd": body.get("cost"),
-            "latency_ms": body.get("latencyMs"),
-            "tokens": body.get("tokens"),
+            "variant": _string(body, "variant"),
+            "model": _string(body, "model"),
+            "cost_usd": _number(body, "cost"),
+            "latency_ms": _number(body, "latencyMs"),
+            "tokens": _number(body, "tokens", integer=True),
         }
         if request_id is not None and self._records is not None:
             calls = await self._records.list_calls(request_id=str(request_id), limit=1)
@@ -93,7 +118,7 @@ class FeedbackStore:
             raw_version = await self._active_version(str(joined["variant"]))
         outcome = Outcome(
             id=f"out_{uuid.uuid4().hex}",
-            created_at=float(body.get("timestamp") or self._clock()),
+            created_at=float(timestamp or self._clock()),
             request_id=None if request_id is None else str(request_id),
             conversation_id=None if conversation is None else str(conversation),
             version=None if raw_version is None else int(raw_version),

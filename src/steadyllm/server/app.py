@@ -18,6 +18,7 @@ from steadyllm.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
 )
 from steadyllm.gateway import Gateway
 from steadyllm.server.cache_api import CacheApi
@@ -25,12 +26,15 @@ from steadyllm.server.catalog_api import CatalogApi
 from steadyllm.server.control import ControlPlane
 from steadyllm.server.dashboard import DashboardApi
 from steadyllm.server.data_plane import DataPlane, request_id_of
+from steadyllm.server.edge_input import hang_up, read_body
 from steadyllm.server.experiments_api import ExperimentsApi
 from steadyllm.server.health_api import HealthApi
 from steadyllm.server.keys_api import KeysApi
 from steadyllm.server.lifecycle_api import LifecycleApi
 from steadyllm.server.metrics_api import MetricsApi
+from steadyllm.server.openapi import OpenApiDoc
 from steadyllm.server.reliability_api import ReliabilityMetricsApi
+from steadyllm.server.runtime_api import RuntimeApi
 from steadyllm.server.safety_api import SafetyApi
 from steadyllm.server.shadow_api import ShadowApi
 from steadyllm.server.slo_api import SloApi
@@ -113,7 +117,11 @@ def create_app(gateway: Gateway) -> web.Application:
         try:
             if admin_key is not None and request.path.startswith(admin_prefixes):
                 _check_admin(request, admin_key)
+            if request.body_exists:
+                await read_body(request, settings.max_body_bytes, settings.body_read_timeout)
             return await handler(request)
+        except RequestTimeout as exc:
+            return await hang_up(request, _render(request, exc))
         except GatewayError as exc:
             return _render(request, exc)
         except web.HTTPException as exc:
@@ -145,12 +153,14 @@ def create_app(gateway: Gateway) -> web.Application:
     app.add_routes(SloApi(gateway).routes())
     app.add_routes(DashboardApi(gateway).routes())
     app.add_routes(ReliabilityMetricsApi(gateway).routes())
+    app.add_routes(RuntimeApi(gateway).routes())
     app.add_routes(KeysApi(gateway).routes())
     app.add_routes(UsageApi(gateway).routes())
     app.add_routes(CacheApi(gateway).routes())
     app.add_routes(LifecycleApi(gateway).routes())
     app.add_routes(ShadowApi(gateway).routes())
     app.add_routes(ExperimentsApi(gateway).routes())
+    app.add_routes(OpenApiDoc(gateway).routes())
 
     async def start(_: web.Application) -> None:
         await gateway.start()

@@ -13,6 +13,7 @@ GET /api/local/status             in-process models (loads, queue, tokens/s) and
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ from steadyllm.policy.catalog_fit import Constraints
 __all__ = ["CatalogApi"]
 
 _MAX_LIMIT = 100
+_MAX_NUMBER = 2**31 - 1  # a context length, a score, tokens per second: far below this
 
 
 def _json(body: Any) -> web.Response:
@@ -44,6 +46,8 @@ def _number(request: web.Request, name: str, *, integer: bool = False) -> Any:
         raise InvalidRequest(f"'{name}' must be {kind}.", param=name) from None
     if number < 0 or (integer and number == 0 and name != "min_quality_score"):
         raise InvalidRequest(f"'{name}' must be positive.", param=name)
+    if not math.isfinite(number) or number > _MAX_NUMBER:  # echoed back: orjson stops at 2^64
+        raise InvalidRequest(f"'{name}' is out of range.", param=name)
     return number
 
 

@@ -24,6 +24,7 @@ from steadyllm.lifecycle.versions import compare_outcomes
 __all__ = ["LifecycleApi"]
 
 _PREFIX = "/api/lifecycle"
+_MAX_LIMIT = 1000  # history entries in one answer
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -50,14 +51,21 @@ def _text(source: Any, name: str) -> str:
     return value
 
 
-def _int(source: Any, name: str, default: int | None = None) -> int:
+_INT32_MAX = 2**31 - 1  # versions are INTEGER columns; larger values are not versions
+
+
+def _int(source: Any, name: str, default: int | None = None, *, high: int = _INT32_MAX) -> int:
+    """A positive integer up to ``high`` (a version number, a limit), else a 400."""
     value = source.get(name, default)
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         value = None
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"'{name}' must be an integer.", param=name) from None
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        number = 0
+    if not 1 <= number <= high:
+        raise InvalidRequest(f"'{name}' must be an integer from 1 to {high}.", param=name)
+    return number
 
 
 class LifecycleApi:
@@ -180,10 +188,7 @@ class LifecycleApi:
         variant = _text(request.query, "variant")
         wanted = request.query.get("versions")
         if wanted:
-            try:
-                numbers = [int(part) for part in wanted.split(",")]
-            except ValueError:
-                raise InvalidRequest("'versions' is a comma-separated list of integers.") from None
+            numbers = [_int({"versions": part}, "versions") for part in wanted.split(",")]
         else:
             numbers = [v.version for v in await self.lifecycle.versions.versions(variant)]
         feedback = self.lifecycle.feedback
@@ -210,7 +215,7 @@ class LifecycleApi:
         return _json(detection.to_json())
 
     async def drift_history(self, request: web.Request) -> web.Response:
-        limit = _int(request.query, "limit", 50)
+        limit = _int(request.query, "limit", 50, high=_MAX_LIMIT)
         found = await self.lifecycle.drift.history(request.query.get("variant"), limit=limit)
         return _json({"history": [d.to_json() for d in found]})
 
@@ -245,7 +250,7 @@ class LifecycleApi:
         return _json({"session": latest[0].to_json() if latest else None})
 
     async def retraining_history(self, request: web.Request) -> web.Response:
-        limit = _int(request.query, "limit", 50)
+        limit = _int(request.query, "limit", 50, high=_MAX_LIMIT)
         found = await self.lifecycle.retraining.history(request.query.get("variant"), limit=limit)
         return _json({"history": [s.to_json() for s in found]})
 

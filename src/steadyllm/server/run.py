@@ -62,6 +62,7 @@ async def serve(
         handle_signals=False,
         access_log=None,
         shutdown_timeout=settings.server.shutdown_timeout,
+        keepalive_timeout=settings.server.keepalive_timeout,
     )
     await runner.setup()
     site: web.BaseSite

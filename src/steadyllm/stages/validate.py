@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from steadyllm.call import Call, Response
+from steadyllm.errors import Unprocessable
 from steadyllm.pipeline import Handler
 from steadyllm.safety.sanitize import StreamingStripper
 from steadyllm.safety.service import AnswerRejected, Safety
@@ -124,6 +125,8 @@ class ValidateStage:
                     continue
                 failover = "failover" in settings.recovery
                 self._violation(call, outcome, "rejected", True, answer)
+                if _cut_by_the_clients_limit(original, outcome.issues):
+                    raise _too_few_tokens()
                 raise _rejected(response.deployment, outcome.issues, failover=failover)
         finally:
             call.body = original
@@ -342,6 +345,22 @@ def _check(choices: dict[int, _Choice], expectation: Expectation, *, repair: boo
         if take(result) and result.content is not None and result.content != (choice.text or ""):
             outcome.texts[index] = result.content
     return outcome
+
+
+def _cut_by_the_clients_limit(body: dict[str, Any], issues: list[ValidationIssue]) -> bool:
+    """JSON cut short at a ``max_tokens`` the client set: no deployment can do better."""
+    limited = body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None
+    return limited and bool(issues) and all(i.error_type == "truncated" for i in issues)
+
+
+def _too_few_tokens() -> Unprocessable:
+    """The client's own limit cut the JSON: a 422 for the client, not a failed attempt of
+    the deployment (no failover, nothing for its breaker to count)."""
+    return Unprocessable(
+        "The answer was cut at your max_tokens before its JSON was complete; allow more tokens.",
+        code="max_tokens_too_small",
+        param="max_tokens",
+    )
 
 
 def _rejected(

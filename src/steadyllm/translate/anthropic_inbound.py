@@ -282,7 +282,7 @@ def _tool_choice_to_openai(choice: Any) -> dict[str, Any]:
         raise InvalidRequest("tool_choice: must be an object", param="tool_choice")
     kind = choice.get("type")
     out: dict[str, Any] = {}
-    if kind in _TOOL_CHOICE_TO_OPENAI:
+    if isinstance(kind, str) and kind in _TOOL_CHOICE_TO_OPENAI:  # a list would not hash
         out["tool_choice"] = _TOOL_CHOICE_TO_OPENAI[kind]
     elif kind == "tool":
         name = _string(choice, "name", "tool_choice")

@@ -11,6 +11,9 @@ this module picks the async driver (aiosqlite, asyncpg) and owns every engine kn
 - ``sqlite:///:memory:`` lives in one connection (a second connection would see an
   empty database), so its transactions are serialized by a lock here.
 - PostgreSQL: pre-ping, so connections dropped by a server restart are replaced.
+  PostgreSQL text and JSONB cannot hold NUL (U+0000), which is valid in JSON and so
+  in what clients send: it is stored as U+FFFD, in every string parameter and in
+  every JSON value, instead of failing the write (a lost record, a 500).
 """
 
 from __future__ import annotations
@@ -60,6 +63,26 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _without_nul(value: Any) -> Any:
+    """``value`` with every NUL in its strings (and keys) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_without_nul(v) for v in value)
+    return value
+
+
+def _postgres_json_dumps(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    if "\\u0000" in text:  # a NUL (or a literal backslash-u0000): scrub the value itself
+        text = orjson.dumps(_without_nul(value)).decode()
+    return text
+
+
 class Database:
     """An async engine plus the way to open a transaction on it."""
 
@@ -87,12 +110,14 @@ def open_database(url: str) -> Database:
     target = async_url(url)
     options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if target.get_backend_name() == "postgresql":
+        options["json_serializer"] = _postgres_json_dumps
         try:
             engine = create_async_engine(target, pool_pre_ping=True, **options)
         except ImportError:
             raise ConfigError(
                 "store.url: PostgreSQL needs the asyncpg package: pip install 'steadyllm[postgres]'"
             ) from None
+        _configure_postgres(engine)
         return Database(engine)
     memory = _is_memory(target)
     if memory:
@@ -100,6 +125,14 @@ def open_database(url: str) -> Database:
     engine = create_async_engine(target, **options)
     _configure_sqlite(engine)
     return Database(engine, single_connection=memory)
+
+
+def _configure_postgres(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _no_nul(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> tuple[str, Any]:
+        return statement, _without_nul(parameters)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
