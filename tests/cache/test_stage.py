@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -155,6 +156,42 @@ async def test_a_failing_store_never_fails_a_request() -> None:
         await rig.cache.flush()
         assert rig.upstream.calls == 3
         assert rig.cache.stats.store_errors >= 6  # 3 reads, 3 writes
+
+
+class FlakyStore(MemoryCacheStore):
+    """Down until ``up`` is set."""
+
+    up = False
+
+    async def get(self, key: str, *, now: float) -> CacheEntry | None:
+        if not self.up:
+            raise ConnectionError("store down")
+        return await super().get(key, now=now)
+
+    async def put(self, entry: CacheEntry, *, max_entries: int | None = None) -> None:
+        if not self.up:
+            raise ConnectionError("store down")
+        await super().put(entry, max_entries=max_entries)
+
+
+async def test_a_store_outage_is_logged_once_and_its_end_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FlakyStore()
+    async with Rig(store=store, l1_max_entries=0) as rig:
+        with caplog.at_level(logging.WARNING, logger="steadyllm.cache"):
+            for number in range(20):
+                await rig.ask(f"Q{number}")
+            await rig.cache.flush()
+            store.up = True
+            await rig.ask("after")
+            await rig.cache.flush()
+    messages = [r.getMessage() for r in caplog.records]
+    assert rig.cache.stats.store_errors == 40  # 20 reads and 20 writes, all counted
+    assert sum("cache store read failed" in m or "write failed" in m for m in messages) == 1
+    assert [m for m in messages if "answering again" in m] == [
+        "cache store answering again after 40 failures"
+    ]
 
 
 async def test_l1_answers_while_the_store_is_down() -> None:

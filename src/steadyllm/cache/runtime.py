@@ -112,6 +112,7 @@ class ResponseCache:
                 ),
             )
         self._writes: deque[CacheEntry] = deque()
+        self._store_failures = 0  # L2 failures in a row (logged once per outage)
         self._unpriced: dict[str, tuple[CacheEntry, Response]] = {}
         self._touches: dict[str, int] = {}
         self._pending_touches = 0
@@ -188,11 +189,27 @@ class ResponseCache:
 
     async def _from_l2(self, key: str, now: float) -> CacheEntry | None:
         try:
-            return await self._store.get(key, now=now)
+            entry = await self._store.get(key, now=now)
         except Exception:
-            self.stats.store_errors += 1
-            log.warning("cache store read failed; answering as a miss", exc_info=True)
+            self._store_failed("read failed; answering as a miss")
             return None
+        if self._store_failures:
+            self._store_recovered()
+        return entry
+
+    def _store_failed(self, what: str) -> None:
+        """Count an L2 failure; log the first of an outage (with its traceback) only,
+        so a store that is down does not write a traceback per request."""
+        self.stats.store_errors += 1
+        self._store_failures += 1
+        if self._store_failures == 1:
+            log.warning(
+                "cache store %s (further failures logged when it recovers)", what, exc_info=True
+            )
+
+    def _store_recovered(self) -> None:
+        log.warning("cache store answering again after %d failures", self._store_failures)
+        self._store_failures = 0
 
     async def _entry(self, key: str, tenant: str, scope: str | None, now: float) -> Found | None:
         """The entry under ``key`` (fresh or stale) from L1, else L2."""
@@ -375,7 +392,12 @@ class ResponseCache:
             self._index_entry(entry, fresh_until, None)
         if len(self._writes) >= self.settings.write_queue:
             self.stats.dropped_writes += 1
-            log.warning("cache write queue full (%d); not writing to L2", len(self._writes))
+            if self.stats.dropped_writes % 1000 == 1:
+                log.warning(
+                    "cache write queue full (%d): %d writes not sent to L2 so far",
+                    len(self._writes),
+                    self.stats.dropped_writes,
+                )
         else:
             self._writes.append(entry)
             if response.cost is None:
@@ -455,8 +477,10 @@ class ResponseCache:
             try:
                 await self._store.put(entry, max_entries=self.settings.max_entries)
             except Exception:
-                self.stats.store_errors += 1
-                log.warning("cache store write failed; entry kept in L1 only", exc_info=True)
+                self._store_failed("write failed; entry kept in L1 only")
+            else:
+                if self._store_failures:
+                    self._store_recovered()
         touches, self._touches, self._pending_touches = self._touches, {}, 0
         now = self._clock()
         for key, count in touches.items():

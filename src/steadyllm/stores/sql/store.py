@@ -114,6 +114,7 @@ class SqlCacheStore:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._puts_unchecked = 0  # puts since the last eviction check
         insert = _insert(database, RESPONSE_CACHE)
         self._upsert = insert.on_conflict_do_update(
             index_elements=["message_hash"],
@@ -139,7 +140,14 @@ class SqlCacheStore:
     async def put(self, entry: CacheEntry, *, max_entries: int | None = None) -> None:
         async with self._database.transaction() as conn:
             await conn.execute(self._upsert, _entry_row(entry))
-        if max_entries is not None:
+        if max_entries is None:
+            return
+        # Counting the table is a scan, so the bound is checked every 1 % of it (every
+        # put for a bound under 200): a full table may run over by that much between
+        # checks, instead of every miss paying a count that grows with the cache.
+        self._puts_unchecked += 1
+        if self._puts_unchecked >= max(1, max_entries // 100):
+            self._puts_unchecked = 0
             await self._evict(max_entries)
 
     async def _evict(self, max_entries: int) -> None:
