@@ -277,6 +277,7 @@ class _AiohttpClient:
         header_name: str | None,
         *,
         stream: bool,
+        connections: int = 0,
     ) -> None:
         import aiohttp
 
@@ -286,17 +287,20 @@ class _AiohttpClient:
         self._header_name = header_name
         self._stream = stream
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+            connector=aiohttp.TCPConnector(limit=connections, keepalive_timeout=60),
             timeout=aiohttp.ClientTimeout(total=None),
             auto_decompress=False,
         )
 
-    async def send(self, due: float, ttft: list[float] | None) -> _Answer:
+    async def send(
+        self, due: float, ttft: list[float] | None, body: bytes | None = None
+    ) -> _Answer:
+        stream = self._stream if body is None else b'"stream":true' in body
         async with self._session.post(
-            self._url, data=self._body, headers=self._headers
+            self._url, data=self._body if body is None else body, headers=self._headers
         ) as response:
             header = response.headers.get(self._header_name) if self._header_name else None
-            if not self._stream or response.status >= 300:
+            if not stream or response.status >= 300:
                 return _Answer(response.status, header, await response.read())
             first = True
             async for line in response.content:
@@ -332,6 +336,8 @@ async def run_load(
     header_name: str | None = None,
     check: Callable[[int, bytes], str | None] | None = None,
     expect_status: int = 200,
+    bodies: Callable[[int], Mapping[str, Any]] | None = None,
+    connections: int = 0,
 ) -> LoadResult:
     """Offer ``rate`` requests per second for ``warmup + duration`` seconds.
 
@@ -339,6 +345,10 @@ async def run_load(
     numeric response header (e.g. the gateway's own ``x-steadyllm-overhead-ms``).
     ``check(status, body)`` may name an error for an answer that is not right;
     ``expect_status`` is the status that counts as an answer (e.g. 503 for a fast fail).
+    ``bodies(i)`` gives request ``i`` its own body (aiohttp client; a body with
+    ``"stream": true`` is read as a stream), for a mix of prompts in one schedule.
+    ``connections`` caps the aiohttp client's pool (0: no cap); past it a due request
+    waits for a connection, and that wait counts in its latency.
     """
     payload = orjson.dumps(dict(body or CHAT_BODY))
     extra = dict(headers or {})
@@ -346,12 +356,20 @@ async def run_load(
     if client == "raw":
         if stream:
             raise ValueError("streams need --client aiohttp")
+        if bodies is not None:
+            raise ValueError("per-request bodies need the aiohttp client")
         raw = _RawClient(url, payload, extra, header_name)
-        sender = lambda due, ttft: raw.send()  # noqa: E731
+        sender = lambda due, ttft, index: raw.send()  # noqa: E731
         closer: Callable[[], Awaitable[None]] = raw.close
     elif client == "aiohttp":
-        http = _AiohttpClient(url, payload, extra, header_name, stream=stream)
-        sender = http.send
+        http = _AiohttpClient(
+            url, payload, extra, header_name, stream=stream, connections=connections
+        )
+        make = bodies
+
+        def sender(due: float, ttft: list[float] | None, index: int) -> Awaitable[_Answer]:
+            return http.send(due, ttft, None if make is None else orjson.dumps(make(index)))
+
         closer = http.close
     else:
         raise ValueError(f"unknown client {client!r} (raw, aiohttp)")
@@ -371,7 +389,7 @@ async def run_load(
         ttft = result.ttft_ms if measured else None
         try:
             async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                answer = await sender(due, ttft)
+                answer = await sender(due, ttft, index)
         except TimeoutError:
             if measured:
                 result.errors["timeout"] += 1

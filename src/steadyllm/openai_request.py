@@ -87,11 +87,12 @@ def check_chat_request(body: Any) -> dict[str, Any]:
             "'messages' must be a non-empty list of message objects.", param="messages"
         )
     for index, message in enumerate(messages):
-        where = f"messages[{index}]"
         if not isinstance(message, dict):
+            where = f"messages[{index}]"
             raise InvalidRequest(f"'{where}' must be an object.", param=where)
         role = message.get("role")
-        if role not in _ROLES:
+        if type(role) is not str or role not in _ROLES:  # a list would not hash: a 500
+            where = f"messages[{index}]"
             raise InvalidRequest(
                 f"'{where}.role' must be one of {', '.join(sorted(_ROLES))}; got {role!r}.",
                 param=f"{where}.role",
@@ -99,17 +100,33 @@ def check_chat_request(body: Any) -> dict[str, Any]:
         content = message.get("content")
         if content is None:
             if role != "assistant" or not message.get("tool_calls"):
+                where = f"messages[{index}]"
                 raise InvalidRequest(f"'{where}.content' is required.", param=f"{where}.content")
         elif not isinstance(content, str | list):
+            where = f"messages[{index}]"
             raise InvalidRequest(
                 f"'{where}.content' must be a string or a list of content parts.",
                 param=f"{where}.content",
             )
+        elif type(content) is list and not all(isinstance(part, dict) for part in content):
+            where = f"messages[{index}]"  # e.g. [null]: the cache key and upstreams need objects
+            raise InvalidRequest(
+                f"'{where}.content' parts must be objects.", param=f"{where}.content"
+            )
+    # The body's own keys (a handful) against the table, not the table (~20) against the
+    # body; on a failure the table's order decides which field is reported.
+    for field, value in body.items():
+        check = _CHAT_FIELDS.get(field)
+        if check is not None and value is not None and not check[0](value):
+            _raise_first_invalid(body)
+    return body
+
+
+def _raise_first_invalid(body: dict[str, Any]) -> None:
     for field, (ok, expected) in _CHAT_FIELDS.items():
         value = body.get(field)
         if value is not None and not ok(value):
             raise InvalidRequest(f"'{field}' must be {expected}; got {value!r}.", param=field)
-    return body
 
 
 def check_embeddings_request(body: Any) -> dict[str, Any]:

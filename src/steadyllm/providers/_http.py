@@ -1,8 +1,9 @@
-"""HTTP plumbing shared by the providers: a pooled session, SSE, and failure mapping.
+"""HTTP plumbing shared by the providers: pooled connections, SSE, and failure mapping.
 
-This module owns aiohttp for the providers. Whatever goes wrong on the wire leaves
-it as :class:`~steadyllm.errors.UpstreamFailure` with a ``kind`` the retry, breaker
-and fallback stages can act on::
+This module owns the providers' HTTP: whole answers go through the lean client in
+:mod:`steadyllm.providers._wire`, streams through aiohttp. Whatever goes wrong on the
+wire leaves it as :class:`~steadyllm.errors.UpstreamFailure` with a ``kind`` the
+retry, breaker and fallback stages can act on::
 
     refused, DNS, bad URL                         -> "connect"
     connect / read / total timeout                -> "timeout"
@@ -24,10 +25,19 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from steadyllm.call import Call
 from steadyllm.config import DeploymentSettings
 from steadyllm.errors import GatewayError, UpstreamFailure
+from steadyllm.providers._wire import (
+    BadResponse,
+    ConnectFailed,
+    WirePool,
+    encode_headers,
+    request_bytes,
+    target_of,
+)
 
 __all__ = [
     "SSEDecoder",
@@ -44,6 +54,10 @@ _USER_AGENT = "steadyllm"
 _TRACE_HEADERS = ("traceparent", "tracestate")
 _DRAIN_SECONDS = 0.1  # how long a finished stream may take to send its terminator
 _MAX_MESSAGE = 1000  # characters of an upstream error message worth keeping
+_KEEPALIVE_SECONDS = 30.0  # how long an idle pooled connection is kept
+_MAX_REDIRECTS = 10  # aiohttp's default
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CREDENTIALS = frozenset({"authorization", "x-api-key"})  # not sent to another origin
 
 
 class UpstreamHttp:
@@ -64,13 +78,39 @@ class UpstreamHttp:
             **settings.headers,
         }
         self._session: aiohttp.ClientSession | None = None
+        # Whole answers go through the lean client (_wire), streams through aiohttp.
+        # The lean client's header lines are encoded once, with the Accept and
+        # Accept-Encoding that aiohttp adds to its own requests.
+        wire_headers = {"accept": "*/*", "accept-encoding": "gzip, deflate", **self._headers}
+        self._wire_headers = wire_headers
+        self._wire_block = encode_headers(wire_headers)
+        timeout = settings.timeout
+        self._wire = WirePool(
+            limit=settings.max_connections,
+            connect_timeout=timeout.connect,
+            read_timeout=timeout.read,
+            total_timeout=timeout.total,
+            keepalive=_KEEPALIVE_SECONDS,
+        )
+
+    @property
+    def open_connections(self) -> int:
+        """Connections to the upstream open now (idle kept-alive ones included)."""
+        count = self._wire.open_connections
+        session = self._session
+        if session is not None and not session.closed:
+            connector = session.connector
+            if isinstance(connector, aiohttp.BaseConnector):
+                count += sum(len(c) for c in connector._conns.values())
+                count += len(connector._acquired)
+        return count
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             timeout = self._settings.timeout
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._settings.max_connections, keepalive_timeout=30.0
+                    limit=self._settings.max_connections, keepalive_timeout=_KEEPALIVE_SECONDS
                 ),
                 timeout=aiohttp.ClientTimeout(
                     total=timeout.total, connect=timeout.connect, sock_read=timeout.read
@@ -89,15 +129,44 @@ class UpstreamHttp:
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one request and return its decoded JSON body."""
+        """Send one request and return its decoded JSON body.
+
+        Redirects are followed as aiohttp follows them (at most 10; a 303, or a 301 or
+        302 to a POST, becomes a GET without a body; credentials are not sent to
+        another origin).
+        """
         data = orjson.dumps(body) if body is not None else None
         with upstream_errors(deployment):
-            session = self._open_session()
-            async with session.request(method, url, data=data, headers=headers) as response:
-                payload = await response.read()
-                if not 200 <= response.status < 300:
-                    raise status_failure(response.status, response.headers, payload, deployment)
-                return orjson.loads(payload)
+            target = target_of(url)
+            sent = {**self._wire_headers, **headers} if headers else None
+            block = encode_headers(sent) if sent is not None else self._wire_block
+            deadline = None  # set by the first request: ``total`` bounds every redirect
+            for _ in range(_MAX_REDIRECTS + 1):
+                request = request_bytes(method, target, block, data)
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self._settings.timeout.total
+                answer = await self._wire.request(target, request, deadline)
+                location = answer.headers.get("location")
+                if answer.status not in _REDIRECTS or not location:
+                    break
+                if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
+                    method, data = "GET", None
+                parsed = URL(location)
+                if parsed.scheme not in ("", "http", "https"):
+                    raise BadResponse(f"a redirect to a URL that is not HTTP: {location[:200]}")
+                base = URL(url)
+                following = base.join(parsed) if not parsed.absolute else parsed
+                if following.origin() != base.origin():
+                    kept = (sent or self._wire_headers).items()
+                    sent = {k: v for k, v in kept if k.lower() not in _CREDENTIALS}
+                    block = encode_headers(sent)
+                url = str(following)
+                target = target_of(url)
+            else:
+                raise BadResponse(f"more than {_MAX_REDIRECTS} redirects")
+            if not 200 <= answer.status < 300:
+                raise status_failure(answer.status, answer.headers, answer.body, deployment)
+            return orjson.loads(answer.body)
 
     @asynccontextmanager
     async def stream(
@@ -127,6 +196,7 @@ class UpstreamHttp:
             response.release()
 
     async def aclose(self) -> None:
+        self._wire.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -149,7 +219,12 @@ def upstream_errors(deployment: str | None) -> Iterator[None]:
         raise UpstreamFailure(
             f"{who} timed out{_detail(exc)}", kind="timeout", deployment=deployment
         ) from exc
-    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL, ConnectionRefusedError) as exc:
+    except (
+        aiohttp.ClientConnectorError,
+        aiohttp.InvalidURL,
+        ConnectionRefusedError,
+        ConnectFailed,
+    ) as exc:
         raise UpstreamFailure(
             f"cannot connect to {who}{_detail(exc)}", kind="connect", deployment=deployment
         ) from exc
@@ -157,7 +232,7 @@ def upstream_errors(deployment: str | None) -> Iterator[None]:
         raise UpstreamFailure(
             f"connection to {who} broke{_detail(exc)}", kind="reset", deployment=deployment
         ) from exc
-    except aiohttp.ClientResponseError as exc:  # the HTTP framing itself was unreadable
+    except (aiohttp.ClientResponseError, BadResponse) as exc:  # unreadable HTTP framing
         raise UpstreamFailure(
             f"{who} sent an unreadable response{_detail(exc)}",
             kind="malformed",

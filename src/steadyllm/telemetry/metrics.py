@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -68,6 +69,7 @@ class _Series:
     """The metric children of one (model, deployment, variant), looked up once."""
 
     __slots__ = (
+        "cache_results",
         "cost",
         "duration",
         "failures",
@@ -76,6 +78,7 @@ class _Series:
         "output_tokens",
         "overhead",
         "retries",
+        "statuses",
         "truncations",
         "ttft",
         "unpriced",
@@ -93,6 +96,9 @@ class _Series:
         self.retries = m.retries.labels(*labels)
         self.fallbacks = m.fallbacks.labels(*labels)
         self.truncations = m.truncations.labels(*labels)
+        # Children of the counters with one more label, by that label, as they appear.
+        self.statuses: dict[int, Any] = {}  # steadyllm_requests by HTTP status
+        self.cache_results: dict[str, Any] = {}  # steadyllm_cache_lookups by result
 
 
 class GatewayMetrics:
@@ -208,7 +214,11 @@ class GatewayMetrics:
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = _Series(self, key)
-        self.requests.labels(model, deployment, variant, str(record.status)).inc()
+        requests = series.statuses.get(record.status)
+        if requests is None:
+            requests = self.requests.labels(model, deployment, variant, str(record.status))
+            series.statuses[record.status] = requests
+        requests.inc()
         series.duration.observe(record.latency_ms / 1000)
         series.overhead.observe(record.overhead_ms / 1000)
         if record.ttft_ms is not None:
@@ -236,7 +246,10 @@ class GatewayMetrics:
             series.truncations.inc()
         result = cache_result(record.cache_status)
         if result is not None:
-            self.cache.labels(model, variant, result).inc()
+            lookups = series.cache_results.get(result)
+            if lookups is None:
+                lookups = series.cache_results[result] = self.cache.labels(model, variant, result)
+            lookups.inc()
 
     # --- scraping -----------------------------------------------------------------------
 
