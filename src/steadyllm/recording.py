@@ -73,6 +73,12 @@ class RecordWriter:
     def spool(self) -> RecordSpool | None:
         return self._spool
 
+    @property
+    def spool_usable(self) -> bool:
+        """A spool is configured and its last append did not fail: a store outage
+        costs no record (the health check calls that degraded, not unhealthy)."""
+        return self._spool is not None and not self._spool_broken
+
     def submit(self, record: CallRecord) -> None:
         full = len(self._buffer) >= self._settings.max_buffer
         if self._spool is not None and (self._spooling or full) and self._to_spool([record]):

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -170,3 +171,25 @@ async def test_ready_fails_when_the_record_store_is_down() -> None:
         report = await gateway.telemetry.health.report(fresh=True)
         assert report.status == "unhealthy"
         assert "store down" in (report.check("database").detail or "")  # type: ignore[union-attr]
+
+
+async def test_a_store_outage_with_a_working_spool_is_degraded_not_unready(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "store": {"url": f"sqlite:///{tmp_path / 'r.db'}"},
+        "records": {"spool_dir": str(tmp_path / "spool")},
+    }
+    async with Gateway.from_config(config) as gateway:
+        assert gateway.records.spool_usable
+
+        async def down(**_: object) -> list[object]:
+            raise ConnectionError("store down")
+
+        gateway.stores.records.list_calls = down  # type: ignore[method-assign]
+        report = await gateway.telemetry.health.report(fresh=True)
+        database = report.check("database")
+        assert database is not None
+        assert database.status == "degraded"
+        assert "records spool to disk" in (database.detail or "")
+        assert report.status == "degraded"  # ready: the gateway still serves every call

@@ -195,7 +195,15 @@ class Health:
     async def _check_database(self) -> tuple[Status, str | None]:
         assert self._gateway is not None
         # An indexed lookup that finds nothing: proves the store answers, costs nothing.
-        await self._gateway.stores.records.list_calls(request_id="steadyllm-health", limit=1)
+        try:
+            await self._gateway.stores.records.list_calls(request_id="steadyllm-health", limit=1)
+        except Exception as exc:
+            if not self._gateway.records.spool_usable:
+                raise
+            # Calls are still served and their records go to the disk spool: degraded,
+            # so replicas stay ready (a whole fleet going unready at once would turn a
+            # database outage into a gateway outage).
+            return "degraded", f"{type(exc).__name__}: {exc}"[:200] + "; records spool to disk"
         return "healthy", None
 
     async def _check_process(self) -> tuple[Status, str | None]:
