@@ -194,6 +194,16 @@ async def test_error_status_keeps_headers_and_body(server: RawServer) -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\n{}",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\n{}",
+        # llhttp refuses both framings at once (the old hand parser took the chunks)
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Name: 1\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
+        # a head that never ends: refused past 64 KiB rather than read until a timeout
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (70 * 1024),
     ],
 )
 async def test_unreadable_framing_is_malformed(server: RawServer, answer: bytes) -> None:
@@ -205,6 +215,35 @@ async def test_unreadable_framing_is_malformed(server: RawServer, answer: bytes)
         await http.aclose()
     assert failed.kind == "malformed"
     assert http.open_connections == 0  # a connection in an unknown state is not reused
+
+
+async def test_interim_answers_are_skipped_and_surplus_bytes_end_the_connection(
+    server: RawServer,
+) -> None:
+    hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    answers = [
+        hints + ok(b'{"n": 1}', "X-Final: 1"),
+        ok(b'{"n": 2}') + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",  # two answers
+        b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"n": 3}',  # until the end
+    ]
+
+    def reply(request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(answers[len(server.requests) - 1])
+        if b"Connection: close" in answers[len(server.requests) - 1]:
+            writer.close()
+
+    server.reply = reply
+    http = client()
+    try:
+        assert await call(http, server.url) == {"n": 1}
+        assert http.open_connections == 1
+        assert await call(http, server.url) == {"n": 2}  # the answer asked for is kept
+        assert http.open_connections == 0  # the connection, out of step, is not
+        assert await call(http, server.url) == {"n": 3}
+        assert http.open_connections == 0
+    finally:
+        await http.aclose()
+    assert server.connections == 2
 
 
 async def test_truncated_body_is_a_reset(server: RawServer) -> None:

@@ -8,8 +8,11 @@ Streams stay on aiohttp. What it speaks:
 
 - HTTP/1.1 over TCP or TLS (the default verified context), one request at a time
   per connection, kept alive and pooled per (scheme, host, port);
-- answers framed by ``Content-Length``, ``Transfer-Encoding: chunked``, or the
-  connection's end; ``gzip`` and ``deflate`` bodies (it asks for them as aiohttp does);
+- answers read by llhttp, the C parser uvicorn and Node use (``httptools``): framed
+  by ``Content-Length``, ``Transfer-Encoding: chunked``, or the connection's end, the
+  keep-alive decision llhttp's, interim (1xx) answers skipped, a protocol switch (101),
+  heads over 64 KiB and bytes past the answer refused; ``gzip`` and ``deflate`` bodies
+  (it asks for them as aiohttp does);
 - the deployment's ``connect``, ``read`` and ``total`` timeouts, with one timer per
   request that is moved only when it fires.
 
@@ -27,13 +30,13 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import httptools
 from yarl import URL
 
 __all__ = ["Answer", "BadResponse", "ConnectFailed", "Target", "WirePool", "target_of"]
 __all__ += ["encode_headers", "request_bytes"]
 
 _MAX_HEAD = 64 * 1024  # bytes of status line and headers
-_CRLF = b"\r\n"
 
 
 class ConnectFailed(Exception):
@@ -85,25 +88,31 @@ class Answer:
 
 
 class _Connection(asyncio.Protocol):
-    """One kept-alive connection: writes a request, reads one answer, repeats."""
+    """One kept-alive connection: writes a request, reads one answer, repeats.
+
+    Its answers are read by llhttp (``httptools.HttpResponseParser``), which calls the
+    ``on_*`` methods below; one parser lasts as long as the connection.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self._buffer = bytearray()
+        self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Answer] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
         self._read_timeout = 0.0
         self._last_read = 0.0
-        self._head: tuple[int, dict[str, str], bool] | None = None  # status, headers, keep
-        self._length: int | None = None  # Content-Length, or None
-        self._chunked = False
-        self._to_close = False  # body ends with the connection
-        self._chunks: list[bytes] = []  # chunked: decoded data so far
-        self._chunk_left = -1  # chunked: bytes left in the current chunk, -1: at a size line
+        self._in_head = True  # the final answer's headers have not ended yet
+        self._head_bytes = 0  # bytes received while in the head
+        self._status = 0
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._done = False  # the answer is whole; set by the parser
+        self._keep = False  # llhttp's keep-alive decision for it
+        self._switched = False  # a 101: the upstream switched protocols
 
     # --- asyncio.Protocol -----------------------------------------------------------------
 
@@ -114,10 +123,9 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self._waiter is None or self._waiter.done():
             return
-        if self._to_close and self._head is not None and exc is None:
-            body = bytes(self._buffer)
-            self._buffer.clear()
-            self._finish(body, keep=False)
+        if exc is None and not self._in_head and self._ends_with_connection():
+            self._keep = False  # llhttp has no end-of-input call: the end is ours to see
+            self._finish(surplus=False)
             return
         self._fail(ConnectionResetError("the upstream closed the connection mid-answer"))
 
@@ -126,14 +134,52 @@ class _Connection(asyncio.Protocol):
             self.abort()
             return
         self._last_read = self._loop.time()
-        self._buffer += data
+        if self._in_head:
+            self._head_bytes += len(data)
         try:
-            self._parse()
-        except BadResponse as exc:
-            self._fail(exc)
+            self._parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            if not self._done:
+                self._fail(BadResponse(self._refusal(exc)))
+                return
+            self._finish(surplus=True)  # bytes after the answer: out of step
+            return
+        if self._switched:
+            self._fail(BadResponse(self._refusal(None)))
+        elif self._done:
+            self._finish(surplus=False)
+        elif self._in_head and self._head_bytes > _MAX_HEAD:
+            self._fail(BadResponse("the answer's headers are too long"))
 
     def eof_received(self) -> bool | None:
         return None  # close; connection_lost ends a body framed by the connection's end
+
+    # --- httptools callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._done:  # a second answer to one request; raising stops the parser
+            raise BadResponse("more bytes than the answer")
+        self._headers = {}
+        self._body = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # a repeated header keeps its last value; llhttp strips leading spaces only
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1").rstrip()
+
+    def on_headers_complete(self) -> None:
+        self._status = status = self._parser.get_status_code()
+        if status >= 200:
+            self._in_head = False
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._status < 200:  # an interim answer (100 Continue, 103): the real one follows
+            self._switched = self._status == 101
+            return
+        self._keep = self._parser.should_keep_alive()
+        self._done = True
 
     # --- a request --------------------------------------------------------------------------
 
@@ -185,17 +231,19 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    def _finish(self, body: bytes, *, keep: bool) -> None:
-        assert self._head is not None
-        status, headers, _ = self._head
+    def _finish(self, *, surplus: bool) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         waiter, self._waiter = self._waiter, None
-        self._head = None
-        if self._buffer:  # more bytes than the answer: the connection is out of step
+        status, headers, body = self._status, self._headers, b"".join(self._body)
+        self._done = False
+        self._in_head = True
+        self._head_bytes = 0
+        self._body = []
+        if surplus:
             self.abort()
-        elif not keep:
+        elif not self._keep:
             self.close()
         try:
             body = _decoded(body, headers.get("content-encoding"))
@@ -206,101 +254,17 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(Answer(status, headers, body))
 
-    # --- parsing ----------------------------------------------------------------------------
+    def _ends_with_connection(self) -> bool:
+        """The answer's body is framed by the connection's end (llhttp reads on until it)."""
+        if "content-length" in self._headers:
+            return False
+        coding = self._headers.get("transfer-encoding", "")
+        return coding.rpartition(",")[2].strip().lower() != "chunked"
 
-    def _parse(self) -> None:
-        buffer = self._buffer
-        while self._head is None:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > _MAX_HEAD:
-                    raise BadResponse("the answer's headers are too long")
-                return
-            head = bytes(buffer[:end])
-            del buffer[: end + 4]
-            status, headers, keep = _parse_head(head)
-            if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
-                continue
-            self._head = (status, headers, keep)
-            self._length = None
-            self._chunked = False
-            self._to_close = False
-            if status in (204, 304):
-                self._length = 0
-            elif "chunked" in headers.get("transfer-encoding", "").lower():
-                self._chunked = True
-                self._chunks = []
-                self._chunk_left = -1
-            elif "content-length" in headers:
-                try:
-                    self._length = int(headers["content-length"])
-                except ValueError:
-                    raise BadResponse("a Content-Length that is not a number") from None
-                if self._length < 0:
-                    raise BadResponse("a negative Content-Length")
-            else:
-                self._to_close = True
-        keep = self._head[2]
-        if self._length is not None:
-            if len(buffer) >= self._length:
-                body = bytes(buffer[: self._length])
-                del buffer[: self._length]
-                self._finish(body, keep=keep)
-        elif self._chunked and self._read_chunks():
-            self._finish(b"".join(self._chunks), keep=keep)
-
-    def _read_chunks(self) -> bool:
-        """Decode what the buffer holds; True once the last chunk and trailers are in."""
-        buffer = self._buffer
-        while True:
-            if self._chunk_left == -1:  # a size line
-                end = buffer.find(_CRLF)
-                if end < 0:
-                    if len(buffer) > _MAX_HEAD:
-                        raise BadResponse("a chunk size line that does not end")
-                    return False
-                size = bytes(buffer[:end]).split(b";", 1)[0].strip()
-                try:
-                    self._chunk_left = int(size, 16)
-                except ValueError:
-                    raise BadResponse("a chunk size that is not hexadecimal") from None
-                del buffer[: end + 2]
-                if self._chunk_left == 0:
-                    self._chunk_left = -2  # trailers until an empty line
-            if self._chunk_left == -2:
-                end = buffer.find(_CRLF)
-                if end < 0:
-                    return False
-                del buffer[: end + 2]
-                if end == 0:
-                    return True
-                continue
-            if len(buffer) < self._chunk_left + 2:
-                return False
-            self._chunks.append(bytes(buffer[: self._chunk_left]))
-            if buffer[self._chunk_left : self._chunk_left + 2] != _CRLF:
-                raise BadResponse("a chunk that does not end with CRLF")
-            del buffer[: self._chunk_left + 2]
-            self._chunk_left = -1
-
-
-def _parse_head(head: bytes) -> tuple[int, dict[str, str], bool]:
-    lines = head.split(_CRLF)
-    version, _, rest = lines[0].partition(b" ")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise BadResponse(f"not an HTTP/1.x status line: {lines[0][:100]!r}")
-    code = rest[:3]
-    if len(code) != 3 or not code.isdigit():
-        raise BadResponse(f"a status line without a status code: {lines[0][:100]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip():
-            raise BadResponse(f"a malformed header line: {line[:100]!r}")
-        headers[name.decode("latin-1").lower()] = value.strip().decode("latin-1")
-    connection = headers.get("connection", "").lower()
-    keep = "close" not in connection and (version == b"HTTP/1.1" or "keep-alive" in connection)
-    return int(code), headers, keep
+    def _refusal(self, exc: Exception | None) -> str:
+        if self._switched:
+            return f"an answer that switches protocols ({self._status}), which was not asked for"
+        return f"the answer's HTTP framing cannot be read: {exc}"
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
@@ -480,7 +444,7 @@ def request_bytes(method: str, target: Target, headers: bytes, body: bytes | Non
         parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
         parts.append(body)
     else:
-        parts.append(_CRLF)
+        parts.append(b"\r\n")
     return b"".join(parts)
 
 
