@@ -103,19 +103,41 @@ class MemoryLimitStore:
         return total
 
     def _sweep(self, now_ms: int) -> None:
-        if len(self._values) - self._size_after_sweep < _SWEEP_GROWTH:
+        size = len(self._values) + len(self._leases)
+        if size - self._size_after_sweep < _SWEEP_GROWTH:
             return
         for key in [k for k, (_, expires) in self._values.items() if expires <= now_ms]:
             del self._values[key]
-        for key in [k for k, held in self._leases.items() if not held]:
-            del self._leases[key]
-        self._size_after_sweep = len(self._values)
+        for key in list(self._leases):  # leases whose calls never settled
+            self._holders(key, now_ms)
+        self._size_after_sweep = len(self._values) + len(self._leases)
 
     def _holders(self, key: str, now_ms: int) -> dict[str, int]:
-        held = self._leases.setdefault(key, {})
+        """The live leases on ``key``; a key left with none is forgotten (a user's
+        concurrency key must not outlive the user's calls)."""
+        held = self._leases.get(key)
+        if held is None:
+            return {}
         for member in [m for m, expires in held.items() if expires <= now_ms]:
             del held[member]
+        if not held:
+            del self._leases[key]
         return held
+
+    def _lease(self, key: str, member: str, expires_ms: int, now_ms: int) -> None:
+        held = self._leases.get(key)
+        if held is not None:
+            held[member] = expires_ms
+            return
+        self._leases[key] = {member: expires_ms}
+        self._sweep(now_ms)
+
+    def _release(self, key: str, member: str) -> None:
+        held = self._leases.get(key)
+        if held is not None:
+            held.pop(member, None)
+            if not held:
+                del self._leases[key]
 
     async def acquire(self, rules: Sequence[Rule], member: str) -> Outcome:
         now_ms = int(self._clock() * 1000)
@@ -151,7 +173,7 @@ class MemoryLimitStore:
             elif rule.kind == "fixed":
                 self._add(rule.key, rule.amount, _ms(rule.window), now_ms, create=True)
             else:
-                self._holders(rule.key, now_ms)[member] = now_ms + _ms(rule.window)
+                self._lease(rule.key, member, now_ms + _ms(rule.window), now_ms)
         return Outcome(True, rules=tuple(granted))
 
     async def settle(self, settlements: Sequence[Settlement], member: str) -> list[float]:
@@ -160,7 +182,7 @@ class MemoryLimitStore:
         for item in settlements:
             rule = item.rule
             if rule.kind == "lease":
-                self._holders(rule.key, now_ms).pop(member, None)
+                self._release(rule.key, member)
                 totals.append(0.0)
                 continue
             key = f"{rule.key}:{item.slot}" if rule.kind == "sliding" else rule.key

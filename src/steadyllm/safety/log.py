@@ -42,6 +42,8 @@ CheckType = str  # "input" | "output" | "validation"
 _HOUR = 3600.0
 _MEMORY_EVENTS = 10_000
 _MEMORY_CONVERSATIONS = 100_000
+_MEMORY_HOURS = 90 * 24  # hours of check counts kept apart; older ones are folded
+_EARLIER = float("-inf")  # the hour key of the folded counts
 
 
 def hour_of(timestamp: float) -> float:
@@ -117,10 +119,17 @@ class SafetyLogStore(Protocol):
 
 
 class MemorySafetyLog:
-    """In-process store: bounded (the newest events, exact counts, capped conversation sets)."""
+    """In-process store: bounded (the newest events, exact counts, capped conversation sets).
 
-    def __init__(self, *, max_events: int = _MEMORY_EVENTS) -> None:
+    Check counts are kept by hour for the last ``max_hours`` hours; older hours are
+    folded into one total per check type, so the all-time counts stay exact and a
+    ``since`` inside the last ``max_hours`` hours too.
+    """
+
+    def __init__(self, *, max_events: int = _MEMORY_EVENTS, max_hours: int = _MEMORY_HOURS) -> None:
         self._max_events = max_events
+        self.max_hours = max_hours
+        self._hours: set[float] = set()  # hours with counts of their own
         self._events: deque[SafetyEvent] = deque()
         self._ids: set[str] = set()
         self._checks: Counter[tuple[str, float]] = Counter()
@@ -131,6 +140,9 @@ class MemorySafetyLog:
         self, events: Sequence[SafetyEvent], checks: Mapping[tuple[str, float], int]
     ) -> None:
         self._checks.update(checks)
+        self._hours.update(hour for _, hour in checks)
+        if len(self._hours) > self.max_hours:
+            self._fold_old_hours()
         for event in events:
             if event.id in self._ids:
                 continue  # a retried batch: already stored
@@ -145,6 +157,17 @@ class MemorySafetyLog:
             seen = self._conversations.setdefault(key, set())
             if event.conversation and len(seen) < _MEMORY_CONVERSATIONS:
                 seen.add(event.conversation)
+
+    @property
+    def hours_held(self) -> int:
+        """Hours with counts of their own (the folded total not included)."""
+        return len(self._hours)
+
+    def _fold_old_hours(self) -> None:
+        cutoff = sorted(self._hours)[-self.max_hours]
+        for key in [k for k in self._checks if k[1] != _EARLIER and k[1] < cutoff]:
+            self._checks[(key[0], _EARLIER)] += self._checks.pop(key)
+        self._hours = {hour for hour in self._hours if hour >= cutoff}
 
     async def check_counts(self, *, since: float | None = None) -> dict[CheckType, int]:
         totals: Counter[str] = Counter()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
 # Expired counters are swept once the map has grown this much since the last sweep,
 # so keys that are never read again (old rate-limit windows) do not pile up.
 _SWEEP_GROWTH = 1024
+_MAX_RECORDS = 100_000  # call records the memory store keeps (newest)
 
 
 def exceeds_limit(total: float, limit: float) -> bool:
@@ -180,14 +182,20 @@ class MemoryCacheStore:
 
 
 class MemoryRecordStore:
-    """Call records in a list; keeps every record it is given, without bound.
+    """Call records in a dict keyed by id; keeps the newest ``max_records``.
 
     Meant for tests and short in-process runs, where reading back everything is the
-    point. A long-running gateway records to SQLite or PostgreSQL instead.
+    point. A long-running gateway records to SQLite or PostgreSQL instead; on this
+    store the oldest records are dropped past ``max_records`` (counted in
+    ``evicted``), so a gateway left running on ``memory://`` does not grow without end.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_records: int = _MAX_RECORDS) -> None:
+        if max_records <= 0:
+            raise ValueError("max_records must be positive")
         self._records: dict[str, CallRecord] = {}  # insertion order kept by dict
+        self.max_records = max_records
+        self.evicted = 0
 
     async def write_calls(self, records: Sequence[CallRecord]) -> None:
         # Check the whole batch before touching the store: all or nothing. A record
@@ -196,6 +204,11 @@ class MemoryRecordStore:
         checked = [_checked_record(record) for record in records]
         for record in checked:
             self._records.setdefault(record.id, record)
+        excess = len(self._records) - self.max_records
+        if excess > 0:
+            for key in list(itertools.islice(self._records, excess)):  # oldest first
+                del self._records[key]
+            self.evicted += excess
 
     async def get_call(self, record_id: str) -> CallRecord | None:
         return self._records.get(record_id)
