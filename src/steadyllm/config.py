@@ -110,6 +110,9 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
     body_read_timeout: float = Field(30.0, gt=0)  # whole request body, else 408 and close
     keepalive_timeout: float = Field(75.0, gt=0)  # idle connection, or headers not yet sent
+    # Requests handled at once by one process; past it a request gets 503 "overloaded"
+    # (health probes and /metrics are always answered). None: no cap.
+    max_in_flight: int | None = Field(10_000, gt=0)
     shutdown_timeout: float = Field(30.0, gt=0)
     workers: int = Field(1, ge=1)
 

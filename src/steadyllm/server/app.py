@@ -19,6 +19,7 @@ from steadyllm.errors import (
     NotFound,
     PayloadTooLarge,
     RequestTimeout,
+    ServiceUnavailable,
 )
 from steadyllm.gateway import Gateway
 from steadyllm.server.cache_api import CacheApi
@@ -103,6 +104,19 @@ def _from_http(exc: web.HTTPException, max_body_bytes: int) -> GatewayError:
     return InvalidRequest(exc.text or exc.reason, code=f"http_{exc.status}")
 
 
+# Answered even when the process is at server.max_in_flight: the orchestrator must
+# see a busy gateway as alive, and metrics must show why it refuses.
+_ALWAYS_ANSWERED = ("/health/", "/metrics")
+
+
+def _overloaded(limit: int) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"The gateway is handling its limit of {limit} requests at once; retry shortly.",
+        retry_after=1,
+        code="overloaded",
+    )
+
+
 def create_app(gateway: Gateway) -> web.Application:
     settings = gateway.settings.server
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
@@ -111,8 +125,16 @@ def create_app(gateway: Gateway) -> web.Application:
     if gateway.settings.telemetry.metrics.public:  # Prometheus scrapes without credentials
         admin_prefixes = tuple(p for p in _ADMIN_PREFIXES if p != "/metrics")
 
+    max_in_flight = settings.max_in_flight
+
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if (
+            max_in_flight is not None
+            and inflight.count >= max_in_flight
+            and not request.path.startswith(_ALWAYS_ANSWERED)
+        ):
+            return _render(request, _overloaded(max_in_flight))
         inflight.enter()
         try:
             if admin_key is not None and request.path.startswith(admin_prefixes):
