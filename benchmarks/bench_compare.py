@@ -8,14 +8,19 @@ machine) and its latency percentiles.
 
     git archive HEAD src | tar -x -C /tmp/before      # the tree to compare against
     python -m benchmarks.bench_compare --a-src /tmp/before/src --rate 300
+
+``--redis URL`` gives both gateways ``store.redis_url`` (each its own
+``redis_prefix``, removed afterwards), to measure the path with shared state on.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from benchmarks import harness
 from benchmarks.loadgen import percentile, run, run_load
@@ -29,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--b-log-level", default="info")
     parser.add_argument("--a-store", default=None, help="store.url of A (default: SQLite file)")
     parser.add_argument("--b-store", default=None, help="store.url of B (default: SQLite file)")
+    parser.add_argument("--redis", default=None, help="store.redis_url of both (default: none)")
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--slices", type=int, default=6, help="slices per gateway")
     parser.add_argument("--slice-seconds", type=float, default=3.0)
@@ -46,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, (src, level, store) in sides.items():
             home = workdir / name
             home.mkdir()
-            config = harness.gateway_config(sim, home, store=store)
+            extra: dict[str, Any] = {}
+            if args.redis:
+                prefix = f"bench-compare:{uuid.uuid4().hex[:12]}:{name}:"
+                extra["store"] = {"redis_url": args.redis, "redis_prefix": prefix}
+                stack.callback(_forget, args.redis, prefix)
+            config = harness.gateway_config(sim, home, store=store, extra=extra)
             source = Path(src).resolve() if src else None
             gateways[name] = stack.enter_context(
                 harness.gateway_process(home, config, log_level=level, source=source)
@@ -80,6 +91,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{percentile(values, 50):.2f} ms | {percentile(values, 99):.2f} ms | {errors[name]} |"
         )
     return 0
+
+
+def _forget(url: str, prefix: str) -> None:
+    """Delete the keys a gateway left under ``prefix``."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from steadyllm.policy.breaker import BreakerState
 from steadyllm.policy.retry_budget import BudgetPolicy, Refusal
-from steadyllm.resilience.budget import MemoryRetryBudget, RetryBudgetStore
+from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, RetryBudgetStore
 from steadyllm.resilience.state import BreakerStore, MemoryBreakerStore
 
 __all__ = ["FailSafeBreakerStore", "FailSafeRetryBudget", "SharedState"]
@@ -44,23 +44,28 @@ class SharedState:
         self._retry_at = 0.0
         self._monotonic = monotonic
 
+    def local_only(self) -> bool:
+        """Whether the shared store failed less than an interval ago (so use local state)."""
+        return self.degraded and self._monotonic() < self._retry_at
+
     async def run(
         self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]
     ) -> _T:
         """``shared()``, or ``local()`` when it fails or failed less than an interval ago."""
-        if self.degraded and self._monotonic() < self._retry_at:
+        if self.local_only():
             return await local()
         try:
             result = await shared()
         except Exception as exc:  # any Redis error: connection, timeout, reply
-            self._failed(exc)
+            self.failed(exc)
             return await local()
         if self.degraded:
             self.degraded = False
             log.warning("breaker and retry-budget store reachable again: state is shared")
         return result
 
-    def _failed(self, exc: Exception) -> None:
+    def failed(self, exc: Exception) -> None:
+        """A command to the shared store failed (here, or in a background send)."""
         self.failures += 1
         self._retry_at = self._monotonic() + self._retry_interval
         if not self.degraded:
@@ -103,18 +108,28 @@ class FailSafeBreakerStore:
 
 
 class FailSafeRetryBudget:
-    """``shared`` while it answers, else this process's own retry-budget counters."""
+    """``shared`` while it answers, else this process's own retry-budget counters.
+
+    First attempts are counted locally too, always (a dict update), so when Redis goes
+    away the local budget knows this replica's recent traffic. A :class:`RedisRetryBudget`
+    sends its first attempts in the background; a failed send counts as a failed command.
+    """
 
     def __init__(self, shared: RetryBudgetStore, guard: SharedState) -> None:
         self._shared = shared
         self._local = MemoryRetryBudget()
         self._guard = guard
+        self._buffered = isinstance(shared, RedisRetryBudget)
+        if isinstance(shared, RedisRetryBudget):
+            shared.on_error = guard.failed
 
     async def first_attempt(self, deployment: str, policy: BudgetPolicy, now: float) -> None:
-        await self._guard.run(
-            lambda: self._shared.first_attempt(deployment, policy, now),
-            lambda: self._local.first_attempt(deployment, policy, now),
-        )
+        await self._local.first_attempt(deployment, policy, now)
+        if self._buffered:  # no round trip here: whether Redis answers shows when it is sent
+            if not self._guard.local_only():
+                await self._shared.first_attempt(deployment, policy, now)
+            return
+        await self._guard.run(lambda: self._shared.first_attempt(deployment, policy, now), _nothing)
 
     async def take_retry(self, deployment: str, policy: BudgetPolicy, now: float) -> Refusal | None:
         return await self._guard.run(
@@ -125,3 +140,7 @@ class FailSafeRetryBudget:
     async def close(self) -> None:
         await self._shared.close()
         await self._local.close()
+
+
+async def _nothing() -> None:
+    return None

@@ -24,7 +24,12 @@ from steadyllm.resilience.breaker import BreakerRegistry, CircuitBreaker
 from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, RetryBudgetStore
 from steadyllm.resilience.degraded import FailSafeBreakerStore, FailSafeRetryBudget, SharedState
 from steadyllm.resilience.settings import ResilienceSettings
-from steadyllm.resilience.state import BreakerStore, MemoryBreakerStore, RedisBreakerStore
+from steadyllm.resilience.state import (
+    REUSE_FOR,
+    BreakerStore,
+    MemoryBreakerStore,
+    RedisBreakerStore,
+)
 from steadyllm.resilience.stats import DeploymentLoad, RetryStats
 
 __all__ = ["Resilience"]
@@ -95,7 +100,8 @@ class Resilience:
         resilience = cls(
             settings,
             breakers=FailSafeBreakerStore(
-                RedisBreakerStore(client, prefix=prefix, owns_client=False), guard
+                RedisBreakerStore(client, prefix=prefix, owns_client=False, reuse_for=REUSE_FOR),
+                guard,
             ),
             budget=FailSafeRetryBudget(
                 RedisRetryBudget(client, prefix=prefix, owns_client=False), guard
