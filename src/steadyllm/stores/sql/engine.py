@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -76,6 +76,27 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
+def _may_hold_nul(parameters: Any, many: bool) -> bool:
+    """False only when no string in ``parameters`` holds a NUL: the usual case, in which
+    the statement's parameters are passed on as they are instead of copied.
+
+    Containers, string subclasses and unexpected shapes answer True, leaving the
+    decision to :func:`_without_nul`'s full walk.
+    """
+    for row in parameters if many else (parameters,):
+        if isinstance(row, dict):
+            row = row.values()
+        elif not isinstance(row, (tuple, list)):
+            return True
+        for value in row:
+            if type(value) is str:
+                if "\x00" in value:
+                    return True
+            elif isinstance(value, (str, dict, list, tuple)):
+                return True
+    return False
+
+
 def _postgres_json_dumps(value: Any) -> str:
     text = orjson.dumps(value).decode()
     if "\\u0000" in text:  # a NUL (or a literal backslash-u0000): scrub the value itself
@@ -84,11 +105,23 @@ def _postgres_json_dumps(value: Any) -> str:
 
 
 class Database:
-    """An async engine plus the way to open a transaction on it."""
+    """An async engine plus the way to open a transaction on it.
 
-    def __init__(self, engine: AsyncEngine, *, single_connection: bool = False) -> None:
+    ``json_dumps`` is the engine's JSON serializer, for statements that bypass
+    SQLAlchemy's parameter processing (``exec_driver_sql``) and so serialize JSON
+    columns themselves, exactly as the engine would.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        single_connection: bool = False,
+        json_dumps: Callable[[Any], str] = _json_dumps,
+    ) -> None:
         self.engine = engine
         self.dialect: str = engine.dialect.name
+        self.json_dumps = json_dumps
         self._lock = asyncio.Lock() if single_connection else None
 
     @contextlib.asynccontextmanager
@@ -118,7 +151,7 @@ def open_database(url: str) -> Database:
                 "store.url: PostgreSQL needs the asyncpg package: pip install 'steadyllm[postgres]'"
             ) from None
         _configure_postgres(engine)
-        return Database(engine)
+        return Database(engine, json_dumps=_postgres_json_dumps)
     memory = _is_memory(target)
     if memory:
         options["poolclass"] = StaticPool
@@ -130,8 +163,10 @@ def open_database(url: str) -> Database:
 def _configure_postgres(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
     def _no_nul(
-        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
     ) -> tuple[str, Any]:
+        if not _may_hold_nul(parameters, many):
+            return statement, parameters
         return statement, _without_nul(parameters)
 
 
@@ -141,8 +176,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take transaction control away from the driver; _on_begin issues BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching a new database to WAL takes its write lock,
+        # and replicas starting together would otherwise fail "database is locked".
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
         cursor.close()
 

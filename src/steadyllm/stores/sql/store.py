@@ -2,14 +2,23 @@
 
 Each method is one transaction. Atomicity comes from the statement, not from
 reading then writing in Python: a cache hit is one ``UPDATE ... RETURNING``, a put
-one ``INSERT ... ON CONFLICT DO UPDATE``, a record batch one multi-row insert.
-The schema must be at head first (``steadyllm.stores.sql.migrate``).
+one ``INSERT ... ON CONFLICT DO UPDATE``, a record batch one ``executemany`` of one
+insert. The schema must be at head first (``steadyllm.stores.sql.migrate``).
+
+Record batches are the hot path (one row per request), so their insert is compiled
+once and run with ``exec_driver_sql`` and positional tuples read straight off the
+records: SQLAlchemy's per-row dict, parameter processing and compile-cache lookup
+were 40 to 50 % of the write's CPU (docs/BENCHMARKS.md). JSON columns go through the
+engine's own serializer, so the stored rows are those SQLAlchemy's insert would have
+written (tests/stores/test_record_rows.py), and driver-level events (PostgreSQL's NUL
+scrub) still see every statement.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +32,9 @@ from steadyllm.stores.sql.schema import CALL_RECORDS, RESPONSE_CACHE
 __all__ = ["SqlCacheStore", "SqlRecordStore"]
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
+# The JSON columns, serialized by hand for the driver; they are the record's last fields.
+_RECORD_JSON = ("fallback_path", "metadata")
+_record_plain = operator.attrgetter(*_RECORD_FIELDS[: -len(_RECORD_JSON)])
 # SQLite hands back a REAL that has an integral value as an int; the records promise floats.
 _RECORD_FLOATS = ("created_at", "cost_usd", "latency_ms", "ttft_ms", "overhead_ms")
 # Any fixed 64-bit number names the lock; this one spells "evictLRU".
@@ -45,14 +57,21 @@ class SqlRecordStore:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._insert = _insert(database, CALL_RECORDS).on_conflict_do_nothing(index_elements=["id"])
+        insert = _insert(database, CALL_RECORDS).on_conflict_do_nothing(index_elements=["id"])
+        compiled = insert.compile(dialect=database.engine.dialect)
+        order = tuple(compiled.positiontup or ())
+        if order != _RECORD_FIELDS or _RECORD_FIELDS[-len(_RECORD_JSON) :] != _RECORD_JSON:
+            raise RuntimeError(f"call_records columns {order} do not follow CallRecord's fields")
+        self._insert_sql = compiled.string
+        self._json_dumps = database.json_dumps
 
     async def write_calls(self, records: Sequence[CallRecord]) -> None:
         if not records:
             return
-        rows = [_record_row(record) for record in records]
+        dumps = self._json_dumps
+        rows = [_record_row(record, dumps) for record in records]
         async with self._database.transaction() as conn:
-            await conn.execute(self._insert, rows)
+            await conn.exec_driver_sql(self._insert_sql, rows)
 
     async def get_call(self, record_id: str) -> CallRecord | None:
         query = sa.select(CALL_RECORDS).where(CALL_RECORDS.c.id == record_id)
@@ -93,10 +112,13 @@ class SqlRecordStore:
         await self._database.dispose()
 
 
-def _record_row(record: CallRecord) -> dict[str, Any]:
-    row = {name: getattr(record, name) for name in _RECORD_FIELDS}
-    row["fallback_path"] = list(record.fallback_path)
-    return row
+def _record_row(record: CallRecord, json_dumps: Callable[[Any], str]) -> tuple[Any, ...]:
+    """The insert's parameters, in ``_RECORD_FIELDS`` order."""
+    return (
+        *_record_plain(record),
+        json_dumps(list(record.fallback_path)),
+        json_dumps(record.metadata),
+    )
 
 
 def _record_from(row: sa.RowMapping) -> CallRecord:
