@@ -21,8 +21,9 @@ Every candidate above the threshold then goes through the meaning guard
 from __future__ import annotations
 
 import math
+import sys
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from steadyllm.policy.meaning_guard import Meaning, conflict, meaning_of
@@ -62,7 +63,9 @@ class _Scope(Protocol):
 class _JaccardScope:
     def __init__(self, variant: str | None) -> None:
         self.variant = variant
-        self._words: dict[str, frozenset[str]] = {}
+        # Each entry's words as a tuple (a third of a frozenset's memory); scoring
+        # intersects the query's set with it, which takes any iterable.
+        self._words: dict[str, tuple[str, ...]] = {}
         self._postings: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
@@ -70,7 +73,7 @@ class _JaccardScope:
 
     def add(self, key: str, text: str, vector: Vector | None) -> None:
         self.remove(key)
-        words = word_set(text)
+        words = tuple(map(sys.intern, word_set(text)))
         self._words[key] = words
         for word in words:
             self._postings.setdefault(word, set()).add(key)
@@ -100,7 +103,7 @@ class _JaccardScope:
             words = self._words[key]
             if not low <= len(words) <= high:
                 continue
-            common = len(query & words)
+            common = len(query.intersection(words))
             similarity = common / (size + len(words) - common)
             if similarity >= threshold:
                 matches.append(Match(key, similarity))
@@ -240,6 +243,19 @@ class _EmbeddingScope:
         return found
 
 
+def _interned(words: frozenset[str]) -> frozenset[str]:
+    """``words`` as the one shared copy of each string: 100,000 cached queries use a
+    few thousand distinct words, and a private copy of each word in each entry was
+    most of the index's memory."""
+    return frozenset(map(sys.intern, words))
+
+
+def _stored_meaning(text: str) -> Meaning:
+    """What the guard needs of a cached query, its word strings shared (see above)."""
+    meaning = meaning_of(text)
+    return replace(meaning, words=_interned(meaning.words), names=_interned(meaning.names))
+
+
 @dataclass(slots=True)
 class _Indexed:
     tenant: str
@@ -286,11 +302,12 @@ class SemanticIndex:
     ) -> None:
         """Index one cached query (replacing an older one under the same key)."""
         self.remove(key)
+        tenant, scope = sys.intern(tenant), sys.intern(scope)  # one copy per scope
         index = self._scopes.get((tenant, scope))
         if index is None:
             index = self._scopes[(tenant, scope)] = self._new_scope(variant)
         index.add(key, text, vector)
-        self._entries[key] = _Indexed(tenant, scope, meaning_of(text), fresh_until)
+        self._entries[key] = _Indexed(tenant, scope, _stored_meaning(text), fresh_until)
         while len(self._entries) > self._max_entries:
             self.remove(next(iter(self._entries)))
 

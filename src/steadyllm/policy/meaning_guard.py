@@ -231,15 +231,24 @@ def meaning_of(text: str) -> Meaning:
             aspects.add(ASPECTS[word])
     return Meaning(
         negated=negated,
-        actions=frozenset(actions),
-        numbers=frozenset(numbers),
-        dates=frozenset(dates),
-        times=frozenset(times),
-        names=frozenset(names),
-        services=frozenset(services),
-        aspects=frozenset(aspects),
-        words=frozenset(words),
+        actions=_frozen(actions),
+        numbers=_frozen(numbers),
+        dates=_frozen(dates),
+        times=_frozen(times),
+        names=_frozen(names),
+        services=_frozen(services),
+        aspects=_frozen(aspects),
+        words=_frozen(words),
     )
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _frozen(items: set[str] | list[str]) -> frozenset[str]:
+    """A frozenset of ``items``; the one shared empty set when there are none (most of
+    a query's fields are empty, and the semantic index keeps a Meaning per entry)."""
+    return frozenset(items) if items else _EMPTY
 
 
 def conflict(a: Meaning, b: Meaning) -> str | None:
