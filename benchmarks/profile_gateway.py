@@ -81,7 +81,7 @@ def _short(file: str) -> str:
 # inside the stages, and the stages inside the HTTP edge).
 _LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
-        "upstream call (aiohttp client, provider)",
+        "upstream call (client, provider)",
         ("UpstreamHttp.", "OpenAIProvider.", "aiohttp/client", "aiohttp/connector"),
     ),
     (
@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             "How to read it: a sample is the gateway's stack at one instant. Layers are "
             "whole stacks: the HTTP edge is aiohttp's server reading the request and "
             "writing the answer (and the data plane around the pipeline); the upstream "
-            "call is aiohttp's client and the provider; the stages are steadyllm's request "
+            "call is the provider and its HTTP client (`providers/_wire.py` for whole "
+            "answers, aiohttp's for streams); the stages are steadyllm's request "
             "path without the upstream call; call records are the writer task, SQLAlchemy "
             "and the SQLite thread. Samples in uvloop's own C code (polling, socket reads, "
             "callbacks without a Python frame above them) fall under the event loop; "
