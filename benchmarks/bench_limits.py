@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks import harness
+from benchmarks.loadgen import percentile
 from steadyllm.keys.settings import AccessSettings, GlobalLimits, Limits
 from steadyllm.limits.limiter import Limiter
 from steadyllm.limits.redis_store import RedisLimitStore, limit_client
@@ -52,11 +53,6 @@ def _rules(user: int) -> list[Any]:
     return build_rules(
         subject, LIMITS, GLOBAL, tokens=300, cost=0.0004, now=time.time(), lease=900.0
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _sequential(step: Callable[[int], Awaitable[None]], calls: int) -> list[float]:
@@ -151,7 +147,7 @@ def render(results: dict[str, Any], calls: int, width: int) -> str:
         ratio = statistics.median(seq) / floor
         cpu = statistics.median(results[name]["cpu"])
         lines.append(
-            f"| {label} | {percentile(seq, 0.5):.0f} | {percentile(seq, 0.99):.0f} | "
+            f"| {label} | {percentile(sorted(seq), 50):.0f} | {percentile(sorted(seq), 99):.0f} | "
             f"{ratio:.2f}x | {cpu:.0f} | {rate:,.0f} |"
         )
     lines += [
