@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
+import redis
 
 from steadyllm.sim.server import SimThread
 from tests.resilience.tally import TALLIES
+from tests.services import require_redis
 
 PRICE = {"input_per_million": 0.5, "output_per_million": 1.5}
 FAST_RETRY = {"initial_delay": 0.01, "max_delay": 0.05}
 MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[str, str]]:
+    """The test Redis's URL and a key prefix of this test's own, deleted after it."""
+    url = require_redis()
+    prefix = f"steadyllm-test:{uuid.uuid4().hex}:"
+    yield url, prefix
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def deployment(sim: SimThread, name: str, model: str = "sim-fast", **extra: Any) -> dict[str, Any]:

@@ -10,12 +10,9 @@ only ever errs towards refusing.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis
 
 from steadyllm.policy.breaker import BreakerPolicy
 from steadyllm.policy.retry_budget import BudgetPolicy
@@ -24,7 +21,6 @@ from steadyllm.resilience.budget import RedisRetryBudget
 from steadyllm.resilience.degraded import FailSafeRetryBudget, SharedState
 from steadyllm.resilience.state import REUSE_FOR, RedisBreakerStore
 from steadyllm.stores.redis import redis_client
-from tests.services import require_redis
 
 POLICY = BreakerPolicy(failure_threshold=2, recovery_timeout=60)
 
@@ -52,22 +48,8 @@ class CountingClient:
         return getattr(self.client, name)
 
 
-@pytest.fixture
-async def shared() -> AsyncIterator[tuple[str, str]]:
-    url = require_redis()
-    prefix = f"steadyllm-test:{uuid.uuid4().hex}:"
-    yield url, prefix
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-async def test_a_closed_breaker_costs_one_read_per_call(shared: tuple[str, str]) -> None:
-    url, prefix = shared
+async def test_a_closed_breaker_costs_one_read_per_call(redis_prefix: tuple[str, str]) -> None:
+    url, prefix = redis_prefix
     clock = Clock()
     client = CountingClient(redis_client(url))
     store = RedisBreakerStore(client, prefix=prefix, reuse_for=REUSE_FOR, monotonic=clock)
@@ -86,9 +68,9 @@ async def test_a_closed_breaker_costs_one_read_per_call(shared: tuple[str, str])
 
 
 async def test_another_replicas_open_breaker_is_seen_within_the_reuse_bound(
-    shared: tuple[str, str],
+    redis_prefix: tuple[str, str],
 ) -> None:
-    url, prefix = shared
+    url, prefix = redis_prefix
     clock = Clock()
     stores = [
         RedisBreakerStore(redis_client(url), prefix=prefix, reuse_for=REUSE_FOR, monotonic=clock)
@@ -113,8 +95,8 @@ async def test_another_replicas_open_breaker_is_seen_within_the_reuse_bound(
             await store.close()
 
 
-async def test_a_stale_reused_state_is_never_written_over(shared: tuple[str, str]) -> None:
-    url, prefix = shared
+async def test_a_stale_reused_state_is_never_written_over(redis_prefix: tuple[str, str]) -> None:
+    url, prefix = redis_prefix
     clock = Clock()
     stores = [
         RedisBreakerStore(redis_client(url), prefix=prefix, reuse_for=REUSE_FOR, monotonic=clock)
@@ -140,9 +122,9 @@ BUDGET = BudgetPolicy(max_retries_per_window=100, ratio=0.5, min_retries=0, wind
 
 
 async def test_first_attempts_are_sent_in_batches_and_count_for_every_replica(
-    shared: tuple[str, str],
+    redis_prefix: tuple[str, str],
 ) -> None:
-    url, prefix = shared
+    url, prefix = redis_prefix
     one = RedisRetryBudget(redis_client(url), prefix=prefix, flush_interval=60)
     two = RedisRetryBudget(redis_client(url), prefix=prefix, flush_interval=60)
     try:
@@ -164,9 +146,9 @@ async def test_first_attempts_are_sent_in_batches_and_count_for_every_replica(
 
 
 async def test_the_flush_runs_by_itself_and_reports_a_failed_send(
-    shared: tuple[str, str],
+    redis_prefix: tuple[str, str],
 ) -> None:
-    url, prefix = shared
+    url, prefix = redis_prefix
     one = RedisRetryBudget(redis_client(url), prefix=prefix, flush_interval=0.01)
     two = RedisRetryBudget(redis_client(url), prefix=prefix)
     try:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import redis
 
 from steadyllm.policy.breaker import BreakerPolicy, BreakerState
 from steadyllm.policy.retry_budget import BudgetPolicy
@@ -17,7 +14,6 @@ from steadyllm.resilience import BreakerRegistry, CircuitOpen
 from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, RetryBudgetStore
 from steadyllm.resilience.state import BreakerStore, MemoryBreakerStore, RedisBreakerStore
 from steadyllm.stores.redis import redis_client
-from tests.services import require_redis
 from tests.stores.conftest import (  # noqa: F401 - fixtures, registered by import
     REDIS_BACKENDS,
     redis_backend,
@@ -31,20 +27,6 @@ class Backend:
     breakers: BreakerStore
     budget: RetryBudgetStore
     twin: BreakerStore  # a second handle on the same state (another replica), if shared
-
-
-@pytest.fixture
-def redis_prefix() -> Any:
-    url = require_redis()
-    prefix = f"steadyllm-test:{uuid.uuid4().hex}:"
-    yield url, prefix
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture(params=["memory", *REDIS_BACKENDS])
