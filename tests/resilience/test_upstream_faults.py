@@ -165,9 +165,12 @@ async def test_upstream_fault_window_mid_load(fault: Fault) -> None:
     assert upstream_saw(seen, fault) >= 1, seen  # the window really hit the primary
     assert tally.notes["by_backup"] >= 1
     # ...but was not hammered: after a 429 it cools down for Retry-After; after the
-    # other faults its breaker opens, letting one probe in per recovery timeout.
+    # other faults its breaker opens, letting one probe in per recovery timeout. Each
+    # client may have had an attempt on the primary in flight when the fault began and
+    # start one more before the failures that open the breaker are counted (on a busy
+    # machine those land late): two per client, not one.
     pause = 1.0 if fault.outcome == "429" else BREAKER["recovery_timeout"]
-    allowed = BREAKER["failure_threshold"] + CONCURRENCY + window / pause + 1
+    allowed = BREAKER["failure_threshold"] + 2 * CONCURRENCY + window / pause + 1
     assert upstream_saw(seen, fault) <= allowed, (seen, window)
     assert recovered, "the primary never served again after the window"
     # Failures, if any, are clean; a started stream that breaks says so.
