@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -170,6 +171,30 @@ def _configure_postgres(engine: AsyncEngine) -> None:
         return statement, _without_nul(parameters)
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (it stays so: the mode is kept in the file).
+
+    Switching needs the database to itself, and SQLite may refuse it at once with
+    "database is locked" rather than wait (its deadlock avoidance skips the busy
+    handler) while another connection is switching or writing: replicas creating a
+    new database together. So: nothing to do when it is WAL already, else try again
+    for up to the busy timeout. Runs when a connection is made, not per request.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        row = cursor.fetchone()
+        if row is not None and str(row[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -179,7 +204,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # The busy timeout first: switching a new database to WAL takes its write lock,
         # and replicas starting together would otherwise fail "database is locked".
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
         cursor.close()
 
