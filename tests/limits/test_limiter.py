@@ -110,9 +110,10 @@ async def test_fail_closed_refuses_with_503() -> None:
 
 async def test_a_store_that_answers_again_ends_the_degraded_state() -> None:
     store = MemoryLimitStore(clock=Clock())
-    limiter = Limiter(AccessSettings(), store)
-    limiter._shared_failed(ConnectionError("blip"))
-    limiter._retry_shared_at = 0.0
+    now = [0.0]
+    limiter = Limiter(AccessSettings(), store, monotonic=lambda: now[0])
+    limiter._state.failed(ConnectionError("blip"))
+    now[0] = 2.0  # past the retry interval
     await limiter.acquire([HOUR], "a")
     assert limiter.status()["degraded"] is False
 

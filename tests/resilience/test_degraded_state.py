@@ -19,7 +19,7 @@ from steadyllm.policy.breaker import BreakerPolicy, BreakerState
 from steadyllm.policy.retry_budget import BudgetPolicy, Refusal
 from steadyllm.resilience import BreakerRegistry, CircuitOpen
 from steadyllm.resilience.budget import MemoryRetryBudget
-from steadyllm.resilience.degraded import FailSafeBreakerStore, FailSafeRetryBudget, SharedState
+from steadyllm.resilience.degraded import FailSafeBreakerStore, FailSafeRetryBudget, shared_state
 from steadyllm.resilience.state import MemoryBreakerStore
 
 _R = TypeVar("_R")
@@ -84,7 +84,7 @@ class Clock:
 
 async def test_an_outage_goes_local_then_back_to_the_shared_store() -> None:
     flaky, clock = Flaky(), Clock()
-    guard = SharedState(retry_interval=1.0, monotonic=clock)
+    guard = shared_state(retry_interval=1.0, monotonic=clock)
     store = FailSafeBreakerStore(FlakyBreakers(flaky), guard)
     policy = BreakerPolicy(failure_threshold=2, recovery_timeout=60)
     breaker = BreakerRegistry(store, policy=policy).get("d")
@@ -109,7 +109,7 @@ async def test_an_outage_goes_local_then_back_to_the_shared_store() -> None:
 
 async def test_the_retry_budget_keeps_counting_through_an_outage() -> None:
     flaky, clock = Flaky(), Clock()
-    guard = SharedState(monotonic=clock)
+    guard = shared_state(monotonic=clock)
     budget = FailSafeRetryBudget(FlakyBudget(flaky), guard)
     policy = BudgetPolicy(max_retries_per_window=2, ratio=1.0, min_retries=0, window=60)
     flaky.down = True
@@ -130,7 +130,7 @@ async def test_cancellation_is_not_taken_for_an_outage() -> None:
         async def read(self, name: str) -> BreakerState:
             raise asyncio.CancelledError  # a BaseException: passed on, never swallowed
 
-    guard = SharedState()
+    guard = shared_state()
     store = FailSafeBreakerStore(Cancelled(Flaky()), guard)
     with pytest.raises(asyncio.CancelledError):
         await store.read("d")

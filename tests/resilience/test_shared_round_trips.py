@@ -18,7 +18,7 @@ from steadyllm.policy.breaker import BreakerPolicy
 from steadyllm.policy.retry_budget import BudgetPolicy
 from steadyllm.resilience import BreakerRegistry, CircuitOpen
 from steadyllm.resilience.budget import RedisRetryBudget
-from steadyllm.resilience.degraded import FailSafeRetryBudget, SharedState
+from steadyllm.resilience.degraded import FailSafeRetryBudget, shared_state
 from steadyllm.resilience.state import REUSE_FOR, RedisBreakerStore
 from steadyllm.stores.redis import redis_client
 
@@ -164,7 +164,7 @@ async def test_the_flush_runs_by_itself_and_reports_a_failed_send(
         await one.close()
         await two.close()
 
-    guard = SharedState()
+    guard = shared_state()
     broken = RedisRetryBudget(
         redis_client("redis://127.0.0.1:1/0"), prefix=prefix, flush_interval=0.01
     )

@@ -4,7 +4,8 @@ store when there is one, and what to do when that store is unreachable.
 With Redis down, ``on_counter_failure: open`` keeps answering with this process's
 own counters (each replica then enforces the limits alone, so N replicas allow up to
 N times them) and ``closed`` refuses calls with 503. Either way ``degraded`` is set
-until Redis answers again (tried again after ``_RETRY_SHARED`` seconds), and
+until Redis answers again (tried again after ``RETRY_INTERVAL`` seconds, by
+:class:`~steadyllm.shared_state.SharedState`), and
 ``status()`` shows it for health checks and metrics.
 """
 
@@ -23,12 +24,12 @@ from steadyllm.errors import RateLimited, ServiceUnavailable
 from steadyllm.keys.settings import AccessSettings
 from steadyllm.limits.rules import Rule
 from steadyllm.limits.store import Granted, LimitStore, MemoryLimitStore, Outcome, Settlement
+from steadyllm.shared_state import RETRY_INTERVAL, SharedState
 
 __all__ = ["Limiter", "Ticket"]
 
 log = logging.getLogger("steadyllm.limits")
 
-_RETRY_SHARED = 1.0  # seconds between attempts to reach a failed shared store
 _LEASE_RETRY = 1.0  # Retry-After when every concurrency slot is taken
 
 _UNITS = {
@@ -86,14 +87,28 @@ class Limiter:
         self._shared = shared
         self._local = MemoryLimitStore(clock=clock)
         self._alerts = alerts
-        self._monotonic = monotonic
         self.backend = "memory" if shared is None else "redis"
-        self.degraded = False
-        self._retry_shared_at = 0.0
-        self.counter_failures = 0
+        mode = settings.on_counter_failure
+        self._state = SharedState(
+            "limit store",
+            when_down=f"failing {mode} ("
+            + ("local limits per replica" if mode == "open" else "calls refused with 503")
+            + ")",
+            log=log,
+            monotonic=monotonic,
+        )
         self.settle_failures = 0
         self.granted = 0
         self.refusals: Counter[tuple[str, str]] = Counter()  # (rule name, scope): bounded
+
+    @property
+    def degraded(self) -> bool:
+        """The shared store failed and has not answered since."""
+        return self._state.degraded
+
+    @property
+    def counter_failures(self) -> int:
+        return self._state.failures
 
     def status(self) -> dict[str, Any]:
         return {
@@ -122,37 +137,21 @@ class Limiter:
 
     async def _acquire(self, rules: Sequence[Rule], member: str) -> tuple[LimitStore, Outcome]:
         shared = self._shared
-        if shared is not None and not (self.degraded and self._monotonic() < self._retry_shared_at):
+        if shared is not None and not self._state.local_only():
             try:
                 outcome = await shared.acquire(rules, member)
             except Exception as exc:
-                self._shared_failed(exc)
+                self._state.failed(exc)
             else:
-                if self.degraded:
-                    self.degraded = False
-                    log.warning("limit store reachable again: limits are shared across replicas")
+                self._state.answered()
                 return shared, outcome
         if shared is not None and self._settings.on_counter_failure == "closed":
             raise ServiceUnavailable(
                 "Limits cannot be checked right now (their store is unreachable).",
-                retry_after=_RETRY_SHARED,
+                retry_after=RETRY_INTERVAL,
                 code="limits_unavailable",
             )
         return self._local, await self._local.acquire(rules, member)
-
-    def _shared_failed(self, exc: BaseException) -> None:
-        self.counter_failures += 1
-        self._retry_shared_at = self._monotonic() + _RETRY_SHARED
-        if not self.degraded:
-            self.degraded = True
-            mode = self._settings.on_counter_failure
-            log.error(
-                "limit store unreachable (%s: %s): failing %s (%s)",
-                type(exc).__name__,
-                exc,
-                mode,
-                "local limits per replica" if mode == "open" else "calls refused with 503",
-            )
 
     def _refuse(self, rules: Sequence[Rule], outcome: Outcome) -> None:
         rule = rules[outcome.refused]

@@ -4,81 +4,38 @@ Breaker state and retry-budget counters are an aid to serving, never a reason to
 refuse a call. So, as limits do with ``on_counter_failure: open``, a failed Redis
 command makes this replica go on with its own in-memory state (each replica then
 trips its breakers and spends its budget alone) and try Redis again every
-``retry_interval`` seconds. The first failure of an outage and the recovery are
-logged once each; :meth:`SharedState.status` shows the rest for metrics.
+``retry_interval`` seconds (:class:`~steadyllm.shared_state.SharedState`, which the
+limiter uses too).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from steadyllm.policy.breaker import BreakerState
 from steadyllm.policy.retry_budget import BudgetPolicy, Refusal
 from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, RetryBudgetStore
 from steadyllm.resilience.state import BreakerStore, MemoryBreakerStore
+from steadyllm.shared_state import SharedState
 
-__all__ = ["FailSafeBreakerStore", "FailSafeRetryBudget", "SharedState"]
+__all__ = ["FailSafeBreakerStore", "FailSafeRetryBudget", "SharedState", "shared_state"]
 
 log = logging.getLogger("steadyllm.resilience")
 
-_T = TypeVar("_T")
+
+def shared_state(**kw: Any) -> SharedState:
+    """The guard of the breaker and retry-budget store (``kw``: clock and interval)."""
+    return SharedState(
+        "breaker and retry-budget store",
+        when_down="this replica goes on with its own state",
+        log=log,
+        **kw,
+    )
+
+
 _R = TypeVar("_R")
-RETRY_INTERVAL = 1.0  # seconds between attempts to reach a failed shared store
-
-
-class SharedState:
-    """Whether to use the shared store now, for every store sharing one Redis."""
-
-    def __init__(
-        self,
-        *,
-        retry_interval: float = RETRY_INTERVAL,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.degraded = False
-        self.failures = 0
-        self._retry_interval = retry_interval
-        self._retry_at = 0.0
-        self._monotonic = monotonic
-
-    def local_only(self) -> bool:
-        """Whether the shared store failed less than an interval ago (so use local state)."""
-        return self.degraded and self._monotonic() < self._retry_at
-
-    async def run(
-        self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]
-    ) -> _T:
-        """``shared()``, or ``local()`` when it fails or failed less than an interval ago."""
-        if self.local_only():
-            return await local()
-        try:
-            result = await shared()
-        except Exception as exc:  # any Redis error: connection, timeout, reply
-            self.failed(exc)
-            return await local()
-        if self.degraded:
-            self.degraded = False
-            log.warning("breaker and retry-budget store reachable again: state is shared")
-        return result
-
-    def failed(self, exc: Exception) -> None:
-        """A command to the shared store failed (here, or in a background send)."""
-        self.failures += 1
-        self._retry_at = self._monotonic() + self._retry_interval
-        if not self.degraded:
-            self.degraded = True
-            log.error(
-                "breaker and retry-budget store unreachable (%s: %s): "
-                "this replica goes on with its own state",
-                type(exc).__name__,
-                exc,
-            )
-
-    def status(self) -> dict[str, Any]:
-        return {"degraded": self.degraded, "failures": self.failures}
 
 
 class FailSafeBreakerStore:

@@ -22,7 +22,12 @@ from steadyllm.policy.backoff import BackoffPolicy
 from steadyllm.policy.retry_budget import BudgetPolicy
 from steadyllm.resilience.breaker import BreakerRegistry, CircuitBreaker
 from steadyllm.resilience.budget import MemoryRetryBudget, RedisRetryBudget, RetryBudgetStore
-from steadyllm.resilience.degraded import FailSafeBreakerStore, FailSafeRetryBudget, SharedState
+from steadyllm.resilience.degraded import (
+    FailSafeBreakerStore,
+    FailSafeRetryBudget,
+    SharedState,
+    shared_state,
+)
 from steadyllm.resilience.settings import ResilienceSettings
 from steadyllm.resilience.state import (
     REUSE_FOR,
@@ -96,7 +101,7 @@ class Resilience:
             raise
         prefix = (store.redis_prefix if redis_prefix is None else redis_prefix) + "resilience:"
         # Redis down: each replica goes on with its own state rather than fail calls.
-        guard = SharedState()
+        guard = shared_state()
         resilience = cls(
             settings,
             breakers=FailSafeBreakerStore(
